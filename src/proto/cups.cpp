@@ -1,0 +1,316 @@
+#include <ttig/proto/cups.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <charconv>
+
+namespace ttig::proto {
+
+// ---- request ------------------------------------------------------------------------------------
+
+std::string encode_update_info_request(const update_info_request& r) {
+    nlohmann::ordered_json j;
+    auto nullable = [](const std::optional<std::string>& s) {
+        return s ? nlohmann::ordered_json(*s) : nlohmann::ordered_json(nullptr);
+    };
+    j["router"] = station_id6(r.router);
+    j["cupsUri"] = nullable(r.cups_uri);
+    j["tcUri"] = nullable(r.tc_uri);
+    j["cupsCredCrc"] = r.cups_cred_crc;
+    j["tcCredCrc"] = r.tc_cred_crc;
+    j["station"] = r.station;
+    j["model"] = r.model;
+    j["package"] = nullable(r.package);
+    j["keys"] = nlohmann::ordered_json::array();
+    for (auto k : r.keys) j["keys"].push_back(k);
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               auto lx = static_cast<char>(x >= 'A' && x <= 'Z' ? x - 'A' + 'a' : x);
+               auto ly = static_cast<char>(y >= 'A' && y <= 'Z' ? y - 'A' + 'a' : y);
+               return lx == ly;
+           });
+}
+
+// Go encoding/json field matching: an exact key wins, else the last case-insensitive match.
+const nlohmann::json* find_field(const nlohmann::json& obj, std::string_view name) {
+    if (auto it = obj.find(std::string(name)); it != obj.end()) return &*it;
+    const nlohmann::json* found = nullptr;
+    for (auto it = obj.begin(); it != obj.end(); ++it)
+        if (iequals(it.key(), name)) found = &it.value();
+    return found;
+}
+
+result<std::optional<std::string>> tts_string(const nlohmann::json& obj, std::string_view name) {
+    const auto* v = find_field(obj, name);
+    if (!v || v->is_null()) return std::optional<std::string>{};
+    if (!v->is_string()) return make_error(cups_errc::bad_field_type, "{} is a JSON {}, want a string", name, v->type_name());
+    return std::optional<std::string>{v->get<std::string>()};
+}
+
+result<std::uint32_t> tts_crc(const nlohmann::json* v, std::string_view name) {
+    if (!v || v->is_null()) return std::uint32_t{0};
+    if (v->is_number_unsigned()) {
+        auto n = v->get<std::uint64_t>();
+        if (n > 0xFFFFFFFFu) return make_error(cups_errc::bad_crc, "{} = {} exceeds 32 bits", name, n);
+        return static_cast<std::uint32_t>(n);
+    }
+    if (v->is_number_integer()) return make_error(cups_errc::bad_crc, "{} = {} is negative", name, v->get<std::int64_t>());
+    if (v->is_number_float()) return make_error(cups_errc::bad_crc, "{} = {} is not an integer", name, v->dump());
+    return make_error(cups_errc::bad_crc, "{} is a JSON {}, want an unsigned number", name, v->type_name());
+}
+
+}  // namespace
+
+result<update_info_request> tts_decode_update_info_request(std::string_view body) {
+    auto j = nlohmann::json::parse(body, nullptr, false);
+    if (j.is_discarded()) return make_error(cups_errc::bad_json, "{} bytes", body.size());
+    if (!j.is_object()) return make_error(cups_errc::not_object, "got a JSON {}", j.type_name());
+    update_info_request r;
+    if (const auto* router = find_field(j, "router")) {
+        auto e = tts_parse_eui(*router);
+        if (!e) return make_error(cups_errc::bad_router, "router {}: {}", router->dump(), e.err().what());
+        r.router = e->eui;
+    }
+    for (auto [name, dst] : {std::pair{"cupsUri", &r.cups_uri}, std::pair{"tcUri", &r.tc_uri}, std::pair{"package", &r.package}}) {
+        auto s = tts_string(j, name);
+        if (!s) return std::move(s).err();
+        *dst = std::move(*s);
+    }
+    for (auto [name, dst] : {std::pair{"station", &r.station}, std::pair{"model", &r.model}}) {
+        auto s = tts_string(j, name);
+        if (!s) return std::move(s).err();
+        *dst = s->value_or("");
+    }
+    for (auto [name, dst] : {std::pair{"cupsCredCrc", &r.cups_cred_crc}, std::pair{"tcCredCrc", &r.tc_cred_crc}}) {
+        auto c = tts_crc(find_field(j, name), name);
+        if (!c) return std::move(c).err();
+        *dst = *c;
+    }
+    if (const auto* keys = find_field(j, "keys"); keys && !keys->is_null()) {
+        if (!keys->is_array()) return make_error(cups_errc::bad_field_type, "keys is a JSON {}, want an array", keys->type_name());
+        for (std::size_t i = 0; i < keys->size(); ++i) {
+            auto c = tts_crc(&(*keys)[i], fmt::format("keys[{}]", i));
+            if (!c) return std::move(c).err();
+            r.keys.push_back(*c);
+        }
+    }
+    // Checked after decoding, as TTS does: a body that fails to decode is a parse error first.
+    if (r.router.is_zero()) return make_error(cups_errc::missing_router);
+    return r;
+}
+
+std::string station_update_info_http(std::string_view host_port, std::string_view body, std::string_view token_lines) {
+    return fmt::format("POST /update-info HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {:>5}\r\n{}\r\n{}",
+                       host_port, body.size(), token_lines, body);
+}
+
+result<host_port_uri> station_check_uri(std::string_view uri, std::initializer_list<std::string_view> schemes) {
+    auto bad = [&](std::string_view why) {
+        return make_error(cups_errc::bad_uri, "'{}': {}", uri.substr(0, 160), why);
+    };
+    if (uri.size() >= 128) return bad(fmt::format("{} bytes, the station allows at most 127", uri.size()));
+    auto sep = uri.find("://");
+    if (sep == std::string_view::npos) return bad("no scheme");
+    host_port_uri out;
+    for (char c : uri.substr(0, sep)) out.scheme += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    if (std::find(schemes.begin(), schemes.end(), out.scheme) == schemes.end()) return bad(fmt::format("scheme '{}' not accepted", out.scheme));
+    std::string_view rest = uri.substr(sep + 3);
+    if (rest.find('/') != std::string_view::npos) return bad("a path is not allowed (not even '/')");
+    std::string_view host, port;
+    if (rest.starts_with('[')) {
+        auto close = rest.find(']');
+        if (close == std::string_view::npos) return bad("unterminated IPv6 literal");
+        host = rest.substr(1, close - 1);
+        rest = rest.substr(close + 1);
+        if (!rest.starts_with(':')) return bad("port is mandatory");
+        port = rest.substr(1);
+    } else {
+        auto colon = rest.rfind(':');
+        if (colon == std::string_view::npos) return bad("port is mandatory");
+        host = rest.substr(0, colon);
+        port = rest.substr(colon + 1);
+    }
+    if (host.empty()) return bad("empty host");
+    unsigned p = 0;
+    auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+    if (port.empty() || ec != std::errc{} || ptr != port.data() + port.size() || p == 0 || p > 65535)
+        return bad(fmt::format("port '{}' is not a number 1..65535", port));
+    out.host = std::string(host);
+    out.port = static_cast<std::uint16_t>(p);
+    return out;
+}
+
+// ---- response encode ------------------------------------------------------------------------------
+
+std::string_view to_string(cups_dialect d) noexcept { return d == cups_dialect::tts ? "tts" : "station"; }
+
+namespace {
+void put_le(bytes& out, std::uint64_t v, int n) {
+    for (int i = 0; i < n; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+}
+}  // namespace
+
+result<bytes> encode_update_info_response(const update_info_response& r, cups_dialect d) {
+    // TTS's field names in its field_length error are the Go struct field names.
+    if (r.cups_uri.size() > 255) return make_error(cups_errc::field_length, "length of CUPSURI ({}) exceeds maximum 255", r.cups_uri.size());
+    if (r.tc_uri.size() > 255) return make_error(cups_errc::field_length, "length of LNSURI ({}) exceeds maximum 255", r.tc_uri.size());
+    if (r.cups_cred.size() > 0xFFFF)
+        return make_error(cups_errc::field_length, "length of CUPSCredentials ({}) exceeds maximum 65535", r.cups_cred.size());
+    if (r.tc_cred.size() > 0xFFFF)
+        return make_error(cups_errc::field_length, "length of LNSCredentials ({}) exceeds maximum 65535", r.tc_cred.size());
+    if (d == cups_dialect::station && r.sig.size() > 128)
+        return make_error(cups_errc::field_length, "signature of {} bytes exceeds the station's 128", r.sig.size());
+    bytes out;
+    out.reserve(18 + r.cups_uri.size() + r.tc_uri.size() + r.cups_cred.size() + r.tc_cred.size() + r.sig.size() + r.update.size());
+    out.push_back(static_cast<std::uint8_t>(r.cups_uri.size()));
+    out.insert(out.end(), r.cups_uri.begin(), r.cups_uri.end());
+    out.push_back(static_cast<std::uint8_t>(r.tc_uri.size()));
+    out.insert(out.end(), r.tc_uri.begin(), r.tc_uri.end());
+    put_le(out, r.cups_cred.size(), 2);
+    out.insert(out.end(), r.cups_cred.begin(), r.cups_cred.end());
+    put_le(out, r.tc_cred.size(), 2);
+    out.insert(out.end(), r.tc_cred.begin(), r.tc_cred.end());
+    if (d == cups_dialect::tts) {
+        put_le(out, r.sig.size(), 4);
+        put_le(out, r.key_crc, 4);
+    } else if (r.sig.empty()) {
+        put_le(out, 0, 4);
+    } else {
+        put_le(out, r.sig.size() + 4, 4);
+        put_le(out, r.key_crc, 4);
+    }
+    out.insert(out.end(), r.sig.begin(), r.sig.end());
+    put_le(out, r.update.size(), 4);
+    out.insert(out.end(), r.update.begin(), r.update.end());
+    return out;
+}
+
+// ---- response decode ------------------------------------------------------------------------------
+
+std::string_view cups_response_parser::field_name(field f) noexcept {
+    switch (f) {
+        case field::cups_uri_len: return "cupsUriLen";
+        case field::cups_uri: return "cupsUri";
+        case field::tc_uri_len: return "tcUriLen";
+        case field::tc_uri: return "tcUri";
+        case field::cups_cred_len: return "cupsCredLen";
+        case field::cups_cred: return "cupsCred";
+        case field::tc_cred_len: return "tcCredLen";
+        case field::tc_cred: return "tcCred";
+        case field::sig_len: return "sigLen";
+        case field::key_crc: return "keyCRC";
+        case field::sig: return "sig";
+        case field::upd_len: return "updLen";
+        case field::upd: return "upd";
+        case field::end: return "end";
+    }
+    return "?";
+}
+
+void cups_response_parser::fail(error e) {
+    state_ = state::failed;
+    err_ = std::move(e);
+}
+
+void cups_response_parser::enter(field f, std::size_t need) {
+    field_ = f;
+    need_ = need;
+    field_start_ = offset_;
+    scratch_.clear();
+    if (need == 0) complete_field();
+}
+
+void cups_response_parser::complete_field() {
+    auto le = [&] {
+        std::uint64_t v = 0;
+        for (std::size_t i = scratch_.size(); i-- > 0;) v = v << 8 | scratch_[i];
+        return v;
+    };
+    switch (field_) {
+        case field::cups_uri_len: return enter(field::cups_uri, le());
+        case field::cups_uri: return enter(field::tc_uri_len, 1);
+        case field::tc_uri_len: return enter(field::tc_uri, le());
+        case field::tc_uri: return enter(field::cups_cred_len, 2);
+        case field::cups_cred_len: return enter(field::cups_cred, le());
+        case field::cups_cred: return enter(field::tc_cred_len, 2);
+        case field::tc_cred_len: return enter(field::tc_cred, le());
+        case field::tc_cred: return enter(field::sig_len, 4);
+        case field::sig_len: {
+            sig_len_ = static_cast<std::uint32_t>(le());
+            if (dialect_ == cups_dialect::tts) return enter(field::key_crc, 4);
+            if (sig_len_ == 0) return enter(field::upd_len, 4);
+            if (sig_len_ < 8 || sig_len_ > 132)
+                return fail(make_error(cups_errc::bad_sig_len, "sigLen {} at byte {}: want 0 or 8..132 (key CRC included)", sig_len_, field_start_));
+            return enter(field::key_crc, 4);
+        }
+        case field::key_crc: {
+            resp_.key_crc = static_cast<std::uint32_t>(le());
+            const std::size_t sig = dialect_ == cups_dialect::tts ? sig_len_ : sig_len_ - 4;
+            if (sig > 0xFFFF)  // TTS never signs; bound what a hostile peer can make us buffer
+                return fail(make_error(cups_errc::bad_sig_len, "sigLen {} at byte {} is implausible", sig_len_, field_start_ - 4));
+            return enter(field::sig, sig);
+        }
+        case field::sig: return enter(field::upd_len, 4);
+        case field::upd_len: {
+            const auto n = le();
+            if (n > max_update_size)
+                return fail(make_error(cups_errc::field_length, "updLen {} at byte {} exceeds the {}-byte limit", n, field_start_, max_update_size));
+            return enter(field::upd, n);
+        }
+        case field::upd:
+            field_ = field::end;
+            need_ = 0;
+            state_ = state::done;
+            return;
+        case field::end: return;
+    }
+}
+
+std::size_t cups_response_parser::consume(byte_view chunk) {
+    std::size_t used = 0;
+    while (state_ == state::need_more && used < chunk.size()) {
+        const std::size_t n = std::min(need_, chunk.size() - used);
+        auto part = chunk.subspan(used, n);
+        switch (field_) {
+            case field::cups_uri: resp_.cups_uri.append(part.begin(), part.end()); break;
+            case field::tc_uri: resp_.tc_uri.append(part.begin(), part.end()); break;
+            case field::cups_cred: resp_.cups_cred.insert(resp_.cups_cred.end(), part.begin(), part.end()); break;
+            case field::tc_cred: resp_.tc_cred.insert(resp_.tc_cred.end(), part.begin(), part.end()); break;
+            case field::sig: resp_.sig.insert(resp_.sig.end(), part.begin(), part.end()); break;
+            case field::upd: resp_.update.insert(resp_.update.end(), part.begin(), part.end()); break;
+            default: scratch_.insert(scratch_.end(), part.begin(), part.end()); break;
+        }
+        used += n;
+        offset_ += n;
+        need_ -= n;
+        if (need_ == 0) complete_field();
+    }
+    return used;
+}
+
+void cups_response_parser::finish() {
+    if (state_ != state::need_more) return;
+    const std::size_t have = offset_ - field_start_;
+    fail(make_error(cups_errc::truncated, "body ends at byte {} inside {} (starts at byte {}): {} of {} bytes present", offset_,
+                    field_name(field_), field_start_, have, have + need_));
+}
+
+result<update_info_response> decode_update_info_response(byte_view body, cups_dialect d) {
+    if (d == cups_dialect::station && body.size() < 3)
+        return make_error(cups_errc::short_body, "Malformed CUPS response: {} bytes", body.size());
+    cups_response_parser p(d);
+    const std::size_t used = p.consume(body);
+    p.finish();
+    if (p.status() == cups_response_parser::state::failed) return p.err();
+    if (d == cups_dialect::tts && used != body.size())
+        return make_error(cups_errc::trailing_bytes, "{} bytes after the update segment ending at byte {}", body.size() - used, used);
+    return p.take_response();
+}
+
+}  // namespace ttig::proto
