@@ -1,0 +1,276 @@
+// ttigctl lab: a tour of everything ttigctl does, with no hardware and no account. It runs by
+// itself, checks each step, prints what it showed, and exits 0 only if every step worked.
+//
+// Today's tour (issue 4: protocol core) walks a TTIG through the exchanges of a provisioning,
+// sans-io: a station file set is built on disk, the station's CUPS request is decoded as The Things
+// Stack reads it, TTS's answer is decoded as the station reads it and committed to disk as the
+// station would, then discovery and router_config. Later issues replace the in-memory peers with
+// `emulate tts` and `emulate station` on loopback.
+#include "cli/common.hpp"
+
+#include <ttig/pki/generate.hpp>
+#include <ttig/pki/x509.hpp>
+#include <ttig/proto/blob.hpp>
+#include <ttig/proto/cups.hpp>
+#include <ttig/proto/eui.hpp>
+#include <ttig/proto/lns.hpp>
+#include <ttig/proto/router_config.hpp>
+#include <ttig/station/file_set.hpp>
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <sys/stat.h>
+
+namespace ttig::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+using proto::as_bytes;
+using proto::as_chars;
+using proto::bytes;
+using station::category;
+using station::variant;
+
+struct lab_options {
+    bool json = false;
+    std::string keep;  // keep the station home in this directory instead of a temp dir
+};
+
+class tour {
+public:
+    explicit tour(bool json) : json_(json) {}
+
+    // Records one step; `what` is shown either way, `why` only when it failed.
+    bool step(std::string name, bool ok, std::string what, std::string why = {}) {
+        const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - last_).count();
+        last_ = std::chrono::steady_clock::now();
+        nlohmann::ordered_json j;
+        j["step"] = steps_.size() + 1;
+        j["name"] = name;
+        j["ok"] = ok;
+        j["showed"] = what;
+        if (!ok) j["failure"] = why;
+        j["ms"] = static_cast<std::int64_t>(ms);
+        if (json_)
+            print_json(j);
+        else
+            fmt::print("[{:>2}] {} {:<22} {}{}\n", steps_.size() + 1, ok ? "ok  " : "FAIL", name, what, ok ? "" : fmt::format("\n       -> {}", why));
+        steps_.push_back(std::move(j));
+        return ok;
+    }
+    int finish() const {
+        std::size_t failed = 0;
+        for (const auto& s : steps_) failed += !s["ok"].get<bool>();
+        if (json_) {
+            nlohmann::ordered_json j;
+            j["summary"] = {{"steps", steps_.size()}, {"passed", steps_.size() - failed}, {"failed", failed}};
+            print_json(j);
+        } else {
+            fmt::print("\nlab: {} of {} steps worked{}\n", steps_.size() - failed, steps_.size(),
+                       failed ? "" : " — the protocol core behaves as the station and The Things Stack do");
+        }
+        return failed == 0 ? exit_ok : exit_failed;
+    }
+
+private:
+    bool json_;
+    std::vector<nlohmann::ordered_json> steps_;
+    std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
+std::string random_api_key() {
+    // A throw-away key of the NNSXS shape; never a real one.
+    static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    std::random_device rd;
+    std::mt19937_64 rng(rd());
+    auto part = [&](int n) {
+        std::string s;
+        for (int i = 0; i < n; ++i) s += alphabet[rng() % 32];
+        return s;
+    };
+    return "NNSXS." + part(39) + "." + part(52);
+}
+
+int run_lab(const lab_options& o) {
+    tour t(o.json);
+    if (!o.json)
+        fmt::print("ttigctl lab — a TTIG provisioned end to end, checked at every step (no hardware, no account)\n\n");
+
+    // 1. The gateway: its label code gives the EUI every protocol uses.
+    auto eui = proto::eui_from_ttig_label("58A0CB800001");
+    const bool eui_ok = eui && eui->hex() == "58A0CBFFFE800001" && proto::station_id6(*eui) == "58a0:cbff:fe80:1" &&
+                        eui->gateway_id() == "eui-58a0cbfffe800001" && eui->looks_like_ttig();
+    t.step("eui", eui_ok,
+           eui ? fmt::format("label 58A0CB800001 -> EUI {}, router ID6 {}, gateway ID {}", eui->hex(), proto::station_id6(*eui), eui->gateway_id())
+               : "label 58A0CB800001",
+           eui ? "unexpected EUI forms" : eui.err().what());
+    if (!eui) return t.finish();
+
+    // 2. A private CA for the lab's CUPS and LNS servers.
+    auto ca = pki::make_ca("ttigctl lab CA");
+    auto ca_info = ca ? pki::inspect_certificate(ca->cert_der) : proto::result<pki::cert_info>(ca.err());
+    t.step("pki", ca && ca_info && ca_info->self_signed && ca_info->is_ca,
+           ca_info ? fmt::format("generated {} ({}, {} bytes DER, valid to {})", ca_info->subject, ca_info->key_type, ca_info->der_size, ca_info->not_after)
+                   : "generate a CA",
+           ca_info ? "CA is not a self-signed CA" : ca_info.err().what());
+    if (!ca) return t.finish();
+
+    // 3. The station's factory CUPS set, written as a station holds it.
+    fs::path home_dir;
+    std::error_code ec;
+    if (!o.keep.empty()) {
+        home_dir = o.keep;
+        fs::create_directories(home_dir, ec);
+    } else {
+        home_dir = fs::temp_directory_path() / fmt::format("ttigctl-lab-{}", ::getpid());
+        fs::create_directories(home_dir, ec);
+    }
+    struct cleanup {
+        fs::path dir;
+        bool keep;
+        ~cleanup() {
+            std::error_code e;
+            if (!keep) fs::remove_all(dir, e);
+        }
+    } cleanup_guard{home_dir, !o.keep.empty()};
+    station::home home(home_dir);
+    const std::string cups_key = random_api_key(), lns_key = random_api_key();
+    station::cred_set factory;
+    factory.uri = "https://cups.lab.invalid:443";
+    factory.trust = ca->cert_der;
+    factory.crt = bytes{};
+    factory.key = proto::to_bytes(fmt::format("Authorization: {}\r\n", cups_key));
+    auto written = home.commit_update(category::cups, factory);
+    struct stat st {};
+    const bool key_0600 = ::stat((home_dir / "cups.key").c_str(), &st) == 0 && (st.st_mode & 0777) == 0600;
+    auto cups_crc = home.cred_crc(category::cups);
+    // §2.4: the CRC of the files equals the CRC-32 of the blob TTS would build from the same trust
+    // and key, which is how TTS knows the station already holds them.
+    const std::uint32_t tts_blob_crc = proto::crc32(proto::tts_token_blob(ca->cert_der, cups_key));
+    t.step("station files", written && key_0600 && cups_crc && *cups_crc == tts_blob_crc,
+           cups_crc ? fmt::format("cups.uri/.trust/.crt/.key in {} (key 0600, token {}), cupsCredCrc {} = CRC of TTS's blob", home_dir.string(),
+                                  proto::redact_secret(cups_key), *cups_crc)
+                    : "write cups.*",
+           !written ? written.err().what() : !key_0600 ? "cups.key is not mode 0600" : cups_crc ? "CRC differs from the TTS blob CRC" : cups_crc.err().what());
+
+    // 4. The station's update-info request, read by TTS.
+    proto::update_info_request req;
+    req.router = *eui;
+    auto cups_set = home.read(category::cups, variant::regular);
+    auto tc_set = home.read(category::tc, variant::regular);
+    req.cups_uri = cups_set ? cups_set->uri : std::nullopt;
+    req.tc_uri = tc_set ? tc_set->uri : std::nullopt;
+    req.cups_cred_crc = cups_crc ? *cups_crc : 0;
+    req.tc_cred_crc = home.cred_crc(category::tc) ? *home.cred_crc(category::tc) : 0;
+    req.station = "2.0.6(minihub/std) 2026-11-30 00:00:00";
+    req.model = "minihub";
+    const std::string body = proto::encode_update_info_request(req);
+    const std::string http = proto::station_update_info_http("cups.lab.invalid:443", body, as_chars(*factory.key));
+    auto decoded = proto::tts_decode_update_info_request(body);
+    const bool req_ok = decoded && *decoded == req && !decoded->tc_uri && decoded->tc_cred_crc == proto::empty_set_crc &&
+                        http.find(fmt::format("Content-Length: {:>5}\r\n", body.size())) != std::string::npos;
+    t.step("cups request", req_ok,
+           fmt::format("{}-byte POST /update-info ({}-byte body, tcUri null, tcCredCrc {} = empty set), decoded as TTS reads it", http.size(),
+                       body.size(), req.tc_cred_crc),
+           decoded ? "decoded request differs" : decoded.err().what());
+
+    // 5. TTS answers with the LNS URI and credentials (branch C); the station parses it.
+    proto::update_info_response resp;
+    resp.tc_uri = "wss://lns.lab.invalid:8887";
+    resp.tc_cred = proto::tts_token_blob(ca->cert_der, lns_key);
+    auto wire = proto::encode_update_info_response(resp, proto::cups_dialect::tts);
+    auto as_station = wire ? proto::decode_update_info_response(*wire, proto::cups_dialect::station)
+                           : proto::result<proto::update_info_response>(wire.err());
+    auto creds = as_station ? proto::station_parse_blob(as_station->tc_cred) : proto::result<proto::credentials>(as_station.err());
+    bool applied = false;
+    std::string apply_err;
+    if (as_station && creds) {
+        station::cred_set staged;
+        staged.uri = as_station->tc_uri;
+        staged.trust = creds->trust;
+        staged.crt = creds->cert;
+        staged.key = creds->key;
+        auto c = home.commit_update(category::tc, staged);
+        applied = c.has_value();
+        if (!c) apply_err = c.err().what();
+    }
+    auto tc_crc = home.cred_crc(category::tc);
+    auto tc_crt = home.read(category::tc, variant::regular);
+    const bool resp_ok = applied && tc_crc && *tc_crc == proto::crc32(resp.tc_cred) && tc_crt && tc_crt->crt && tc_crt->crt->empty();
+    t.step("cups response", resp_ok,
+           wire ? fmt::format("{}-byte TTS answer (tcUri + {}-byte tcCred) decoded by the station, tc.* committed via tc-temp.* "
+                              "(empty tc.crt), tcCredCrc {} = blob CRC",
+                              wire->size(), resp.tc_cred.size(), tc_crc ? *tc_crc : 0)
+                : "encode",
+           !wire ? wire.err().what() : !as_station ? as_station.err().what() : !creds ? creds.err().what() : apply_err.empty() ? "CRC mismatch" : apply_err);
+
+    // 6. Next check-in: TTS sees equal CRCs and answers "no change" (18 bytes), which the station accepts.
+    proto::update_info_response none;
+    auto none_wire = proto::encode_update_info_response(none, proto::cups_dialect::tts);
+    auto none_read = none_wire ? proto::decode_update_info_response(*none_wire, proto::cups_dialect::station)
+                               : proto::result<proto::update_info_response>(none_wire.err());
+    t.step("cups no change", none_wire && none_wire->size() == 18 && none_read && none_read->no_change(),
+           "18-byte TTS body read by the station as 'nothing changed' (it needs 14; the key CRC is read as updLen 0)",
+           none_read ? "not read as no change" : none_read.err().what());
+
+    // 7. Discovery: the station asks /router-info, TTS answers with the traffic URI.
+    proto::router_info_request rir{*eui, {}};
+    const std::string rir_text = proto::encode_router_info_request(rir);
+    auto rir_tts = proto::decode_router_info_request(rir_text);
+    auto answer = rir_tts ? proto::encode_router_info_response(proto::tts_router_info_response(
+                                *rir_tts, proto::tts_traffic_uri("wss", "lns.lab.invalid:8887", rir_tts->eui)))
+                          : std::string{};
+    auto answer_station = proto::decode_router_info_response(answer);
+    t.step("discovery", rir_tts && answer_station && answer_station->uri == "wss://lns.lab.invalid:8887/traffic/eui-58A0CBFFFE800001",
+           fmt::format("{} -> {}", rir_text, answer),
+           !rir_tts ? rir_tts.err().what() : answer_station ? "unexpected traffic URI" : answer_station.err().what());
+
+    // 8. router_config for the TTIG's EU868 plan, as TTS sends it and the station reads it.
+    auto plan = proto::frequency_plan_by_id("EU_863_870_TTN");
+    std::string rc_text;
+    if (plan) {
+        proto::router_config_options opts;
+        opts.production = true;
+        opts.mux_time = 1735689600.123456;
+        rc_text = proto::encode_router_config(**plan, opts);
+    }
+    auto rc = plan ? proto::decode_router_config(rc_text) : proto::result<proto::router_config>(plan.err());
+    t.step("router_config", rc && rc->region_recognised && rc_text.size() == 1060,
+           rc ? fmt::format("EU_863_870_TTN -> {}-byte router_config, region {} (station: {}), hwspec {}", rc_text.size(), rc->region,
+                            rc->station_region, rc->hwspec)
+              : "EU_863_870_TTN",
+           rc ? "region not recognised or length differs from the reference 1060 bytes" : rc.err().what());
+
+    // 9. What the station would now use, as `ttigctl creds inspect` reports it.
+    auto cups_sel = home.cups_set();
+    auto tc_sel = home.tc_set();
+    t.step("station state", cups_sel && tc_sel && cups_sel->which == variant::regular && tc_sel->set.uri == resp.tc_uri,
+           tc_sel ? fmt::format("CUPS via the regular set ({}), LNS via {} with auth {}", cups_sel ? *cups_sel->set.uri : "?", *tc_sel->set.uri,
+                                station::to_string(tc_sel->set.auth_mode()))
+                  : "select sets",
+           tc_sel ? "unexpected set selection" : tc_sel.err().what());
+
+    if (!o.json && !o.keep.empty()) fmt::print("\nthe station home is kept in {} — try: ttigctl creds inspect {}\n", o.keep, o.keep);
+    return t.finish();
+}
+
+}  // namespace
+
+void setup_lab(CLI::App& app) {
+    auto o = std::make_shared<lab_options>();
+    auto* sub = app.add_subcommand("lab",
+                                   "Tour of ttigctl with no hardware and no account: provisions a TTIG end to end on emulated peers,\n"
+                                   "checks every step, ends by itself, exits 0 only if every step worked");
+    sub->add_option("--keep", o->keep, "Keep the lab's station home in this directory (default: a temporary one, removed)");
+    add_json_flag(*sub, o->json);
+    sub->callback([o] {
+        if (int rc = run_lab(*o); rc != 0) throw CLI::RuntimeError(rc);
+    });
+}
+
+}  // namespace ttig::cli
