@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 
 namespace ttig::proto {
@@ -143,6 +144,79 @@ result<host_port_uri> station_check_uri(std::string_view uri, std::initializer_l
         return bad(fmt::format("port '{}' is not a number 1..65535", port));
     out.host = std::string(host);
     out.port = static_cast<std::uint16_t>(p);
+    return out;
+}
+
+std::string tts_address::host_port() const {
+    if (host.find(':') != std::string::npos) return fmt::format("[{}]:{}", host, port);
+    return fmt::format("{}:{}", host, port);
+}
+
+std::string tts_address::uri() const { return fmt::format("{}://{}", scheme, host_port()); }
+
+namespace {
+// Go net.SplitHostPort: "host:port", "[v6]:port"; fails on "a:b:c" without brackets.
+bool go_split_host_port(std::string_view in, std::string& host, std::string& port) {
+    if (in.starts_with('[')) {
+        auto close = in.find(']');
+        if (close == std::string_view::npos || close + 1 >= in.size() || in[close + 1] != ':') return false;
+        host = std::string(in.substr(1, close - 1));
+        port = std::string(in.substr(close + 2));
+        return port.find(':') == std::string::npos;
+    }
+    auto colon = in.rfind(':');
+    if (colon == std::string_view::npos) return false;
+    if (in.substr(0, colon).find(':') != std::string_view::npos) return false;  // too many colons
+    host = std::string(in.substr(0, colon));
+    port = std::string(in.substr(colon + 1));
+    return true;
+}
+}  // namespace
+
+result<tts_address> tts_parse_address(std::string_view default_scheme, std::string_view address) {
+    tts_address out;
+    if (address.empty()) return out;
+    for (char c : address)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F)
+            return make_error(cups_errc::bad_uri, "address contains a control character (net/url: invalid control character in URL)");
+    std::string_view hostport = address;
+    if (auto sep = address.find("://"); sep != std::string_view::npos) {
+        std::string_view scheme = address.substr(0, sep);
+        const bool scheme_ok = !scheme.empty() && std::isalpha(static_cast<unsigned char>(scheme[0])) &&
+                               std::all_of(scheme.begin(), scheme.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.'; });
+        if (!scheme_ok) return make_error(cups_errc::bad_uri, "address '{}': missing protocol scheme", address.substr(0, 160));
+        for (char c : scheme) out.scheme += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        std::string_view rest = address.substr(sep + 3);
+        hostport = rest.substr(0, rest.find_first_of("/?#"));
+        if (auto at = hostport.rfind('@'); at != std::string_view::npos) hostport.remove_prefix(at + 1);
+        // url.Parse validates a port after the host: digits only.
+        std::string_view port_part;
+        if (hostport.starts_with('[')) {
+            auto close = hostport.find(']');
+            if (close == std::string_view::npos) return make_error(cups_errc::bad_uri, "address '{}': missing ']' in host", address.substr(0, 160));
+            port_part = hostport.substr(close + 1);
+        } else if (auto colon = hostport.find(':'); colon != std::string_view::npos) {
+            port_part = hostport.substr(colon);
+        }
+        if (!port_part.empty() && (port_part[0] != ':' ||
+                                   !std::all_of(port_part.begin() + 1, port_part.end(), [](char c) { return c >= '0' && c <= '9'; })))
+            return make_error(cups_errc::bad_uri, "address '{}': invalid port \"{}\" after host", address.substr(0, 160), port_part);
+    }
+    if (hostport.find(':') != std::string_view::npos) {
+        if (!go_split_host_port(hostport, out.host, out.port)) {
+            out.host = std::string(hostport);
+            out.port.clear();
+        }
+    } else {
+        out.host = std::string(hostport);
+    }
+    if (out.scheme.empty()) out.scheme = std::string(default_scheme);
+    if (out.port.empty()) {
+        if (out.scheme == "http") out.port = "80";
+        else if (out.scheme == "ws") out.port = "1887";
+        else if (out.scheme == "https") out.port = "443";
+        else if (out.scheme == "wss") out.port = "8887";
+    }
     return out;
 }
 

@@ -257,3 +257,31 @@ TEST_SUITE("proto.cups") {
         CHECK(station_check_uri(std::string(120, 'a') + "://h:1", {"https"}).err().id() == "cups.bad_uri");
     }
 }
+
+TEST_SUITE("proto.cups") {
+    TEST_CASE("tts_parse_address: the §1.5.1 normalisation table") {
+        const std::pair<const char*, const char*> table[] = {
+            {"eu1.cloud.thethings.network", "wss://eu1.cloud.thethings.network:8887"},
+            {"eu1.cloud.thethings.network:8887", "wss://eu1.cloud.thethings.network:8887"},
+            {"wss://eu1.cloud.thethings.network", "wss://eu1.cloud.thethings.network:8887"},
+            {"wss://host:8887/", "wss://host:8887"},
+            {"ws://192.168.2.3:1885", "ws://192.168.2.3:1885"},
+            {"ws://192.168.2.3", "ws://192.168.2.3:1887"},
+            {"thethings.example.com:443", "wss://thethings.example.com:443"},
+        };
+        for (auto [stored, sent] : table) {
+            CAPTURE(stored);
+            auto a = tts_parse_address("wss", stored);
+            REQUIRE_MESSAGE(a.has_value(), (a ? "" : a.err().what()));
+            CHECK(a->uri() == sent);
+        }
+        // Default ports by scheme (trust is dialled with default scheme https)
+        CHECK(tts_parse_address("https", "http://h")->host_port() == "h:80");
+        CHECK(tts_parse_address("https", "https://h")->host_port() == "h:443");
+        CHECK(tts_parse_address("https", "h")->host_port() == "h:443");
+        CHECK(tts_parse_address("https", "h:8887")->host_port() == "h:8887");
+        CHECK(tts_parse_address("wss", "wss://[::1]:8887")->uri() == "wss://[::1]:8887");
+        CHECK(tts_parse_address("wss", "wss://h:port").err().id() == "cups.bad_uri");
+        CHECK(tts_parse_address("wss", "")->host.empty());
+    }
+}

@@ -60,6 +60,21 @@ struct host_port_uri {
 };
 result<host_port_uri> station_check_uri(std::string_view uri, std::initializer_list<std::string_view> schemes);
 
+// TTS's address reading (lorawan-stack pkg/basicstation/cups server.go parseAddress): an optional
+// scheme://, a host, an optional port; the path is dropped; a missing port defaults by scheme
+// (http 80, ws 1887, https 443, wss 8887); a missing scheme is `default_scheme`. Errors (Go's
+// url.Parse refusing the text) are cups.bad_uri.
+struct tts_address {
+    std::string scheme;
+    std::string host;
+    std::string port;  // text, possibly empty for an unknown scheme without a port
+    // scheme://host:port as TTS writes it (Go net.JoinHostPort brackets IPv6 hosts).
+    std::string uri() const;
+    // host:port as TTS dials it.
+    std::string host_port() const;
+};
+result<tts_address> tts_parse_address(std::string_view default_scheme, std::string_view address);
+
 // ---- response -----------------------------------------------------------------------------------
 
 enum class cups_dialect {
