@@ -69,8 +69,13 @@ result<std::uint32_t> tts_crc(const nlohmann::json* v, std::string_view name) {
 }  // namespace
 
 result<update_info_request> tts_decode_update_info_request(std::string_view body) {
-    auto j = nlohmann::json::parse(body, nullptr, false);
-    if (j.is_discarded()) return make_error(cups_errc::bad_json, "{} bytes", body.size());
+    // Go's json.Decoder reads the first JSON value and ignores what follows it; a null document
+    // leaves the struct at its zero value.
+    nlohmann::json j;
+    nlohmann::detail::json_sax_dom_parser<nlohmann::json> sax(j, false);
+    const bool parsed = nlohmann::json::sax_parse(body.begin(), body.end(), &sax, nlohmann::json::input_format_t::json, /*strict=*/false);
+    if (!parsed || j.is_discarded()) return make_error(cups_errc::bad_json, "{} bytes", body.size());
+    if (j.is_null()) j = nlohmann::json::object();
     if (!j.is_object()) return make_error(cups_errc::not_object, "got a JSON {}", j.type_name());
     update_info_request r;
     if (const auto* router = find_field(j, "router")) {
@@ -232,12 +237,13 @@ void put_le(bytes& out, std::uint64_t v, int n) {
 
 result<bytes> encode_update_info_response(const update_info_response& r, cups_dialect d) {
     // TTS's field names in its field_length error are the Go struct field names.
-    if (r.cups_uri.size() > 255) return make_error(cups_errc::field_length, "length of CUPSURI ({}) exceeds maximum 255", r.cups_uri.size());
-    if (r.tc_uri.size() > 255) return make_error(cups_errc::field_length, "length of LNSURI ({}) exceeds maximum 255", r.tc_uri.size());
+    // TTS's field_length message: "length of `{field}` (`{length}`) exceeds maximum `{maximum}`".
+    if (r.cups_uri.size() > 255) return make_error(cups_errc::field_length, "length of `cupsUri` (`{}`) exceeds maximum `255`", r.cups_uri.size());
+    if (r.tc_uri.size() > 255) return make_error(cups_errc::field_length, "length of `tcUri` (`{}`) exceeds maximum `255`", r.tc_uri.size());
     if (r.cups_cred.size() > 0xFFFF)
-        return make_error(cups_errc::field_length, "length of CUPSCredentials ({}) exceeds maximum 65535", r.cups_cred.size());
+        return make_error(cups_errc::field_length, "length of `cupsCred` (`{}`) exceeds maximum `65535`", r.cups_cred.size());
     if (r.tc_cred.size() > 0xFFFF)
-        return make_error(cups_errc::field_length, "length of LNSCredentials ({}) exceeds maximum 65535", r.tc_cred.size());
+        return make_error(cups_errc::field_length, "length of `tcCred` (`{}`) exceeds maximum `65535`", r.tc_cred.size());
     if (d == cups_dialect::station && r.sig.size() > 128)
         return make_error(cups_errc::field_length, "signature of {} bytes exceeds the station's 128", r.sig.size());
     bytes out;

@@ -103,6 +103,12 @@ TEST_SUITE("proto.cups") {
         CHECK(r->cups_uri == "x");
         CHECK(r->keys == std::vector<std::uint32_t>{1, 2});
         CHECK(r->cups_cred_crc == 0);  // absent: Go zero value
+        // Go's json.Decoder stops after the first value: trailing bytes are ignored
+        auto trailing = tts_decode_update_info_request(R"({"router":"58a0:cbff:fe12:3456"} trailing garbage)");
+        REQUIRE(trailing.has_value());
+        CHECK(trailing->router.value == 0x58A0CBFFFE123456ull);
+        // a null document decodes to the zero request: missing router (400), not a parse error
+        CHECK(tts_decode_update_info_request("null").err().id() == "cups.missing_router");
     }
 
     TEST_CASE("update-info request: exact errors (TTS 409 parse / 400 missing_router)") {
@@ -231,7 +237,7 @@ TEST_SUITE("proto.cups") {
         update_info_response r;
         r.tc_uri.assign(256, 'a');
         CHECK(encode_update_info_response(r, cups_dialect::tts).err().what() ==
-              "[cups.field_length] CUPS field too long for its length prefix: length of LNSURI (256) exceeds maximum 255");
+              "[cups.field_length] CUPS field too long for its length prefix: length of `tcUri` (`256`) exceeds maximum `255`");
         r.tc_uri.clear();
         r.cups_cred.assign(65536, 1);
         CHECK(encode_update_info_response(r, cups_dialect::tts).err().id() == "cups.field_length");
