@@ -237,7 +237,8 @@ int run_lab(const lab_options& o) {
         proto::router_config_options opts;
         opts.production = true;
         opts.mux_time = 1735689600.123456;
-        rc_text = proto::encode_router_config(**plan, opts);
+        auto encoded = proto::encode_router_config(**plan, opts);
+        if (encoded) rc_text = std::move(*encoded);
     }
     auto rc = plan ? proto::decode_router_config(rc_text) : proto::result<proto::router_config>(plan.err());
     t.step("router_config", rc && rc->region_recognised && rc_text.size() == 1060,
