@@ -56,5 +56,6 @@ bool stdout_is_tty();
 void setup_eui(CLI::App& app);
 void setup_creds(CLI::App& app);
 void setup_lab(CLI::App& app);
+void setup_emulate(CLI::App& app);
 
 }  // namespace ttig::cli

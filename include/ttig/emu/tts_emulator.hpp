@@ -1,0 +1,69 @@
+// `ttigctl emulate tts`: the emulated The Things Stack on the network. One Identity Server and
+// one or more clusters; each cluster has an HTTPS listener for its REST API and CUPS
+// (/api/v3/..., /update-info) and two LNS listeners (wss and ws: /router-info, /traffic/{id}).
+// The emulator makes its own CA and a server certificate for localhost, 127.0.0.1, ::1 and every
+// cluster host name, so real cluster names work through a --resolve host map.
+#pragma once
+
+#include <ttig/emu/cups.hpp>
+#include <ttig/emu/lns.hpp>
+#include <ttig/emu/scenario.hpp>
+#include <ttig/emu/tts_api.hpp>
+#include <ttig/emu/tts_state.hpp>
+#include <ttig/proto/clock.hpp>
+#include <ttig/proto/error.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace ttig::emu {
+
+struct emulator_config {
+    std::string listen_host = "127.0.0.1";  // every listener binds here
+    std::uint16_t listen_port = 0;          // the home cluster's HTTPS port (0 = ephemeral)
+    std::string state_path = ":memory:";    // SQLite state (a file survives restarts)
+    std::optional<std::string> scenario_path;
+    std::filesystem::path ca_dir;           // where ca.pem is written (required)
+    cups_options cups;
+    lns_options lns;                        // template for every cluster's LNS (cluster name is set per cluster)
+    bool real_time_ticks = true;            // drive LNS timers from a background ticker (off in virtual-time tests)
+    std::function<void(std::string_view)> log;  // one line per event; never receives secrets
+};
+
+class tts_emulator {
+public:
+    // Opens the state, applies the scenario, bootstraps the admin, starts every listener.
+    // Errors: emu.bad_scenario, emu.state_failed, net.listen_failed, pki.*.
+    static proto::result<std::unique_ptr<tts_emulator>> start(boost::asio::io_context& ioc, const proto::clock& clock,
+                                                              emulator_config config);
+    ~tts_emulator();
+    tts_emulator(const tts_emulator&) = delete;
+    tts_emulator& operator=(const tts_emulator&) = delete;
+
+    // {"api_url","cups_url","lns_url","ca_file","admin_api_key","admin_user_id","clusters":[...]}
+    // (what --config-out writes; holds the admin key, so the file is written 0600).
+    nlohmann::ordered_json config_json() const;
+
+    // Runs every cluster's LNS timers once (pings, missed pongs, re-reads, timesync) and carries
+    // out the actions. Called by the ticker, or by tests after advancing a manual clock.
+    void tick();
+    // Closes every listener and connection. Idempotent.
+    void stop();
+
+    tts_state& state() noexcept;
+    tts_api& api() noexcept;
+    lns_server& lns(std::string_view cluster = {});
+    const std::string& ca_pem() const noexcept;
+
+private:
+    struct impl;
+    explicit tts_emulator(std::unique_ptr<impl> p);
+    std::unique_ptr<impl> p_;
+};
+
+}  // namespace ttig::emu

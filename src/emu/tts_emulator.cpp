@@ -1,0 +1,323 @@
+#include <ttig/emu/tts_emulator.hpp>
+
+#include <ttig/net/server.hpp>
+#include <ttig/pki/generate.hpp>
+#include <ttig/pki/pem.hpp>
+#include <ttig/proto/cups.hpp>
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <fstream>
+#include <map>
+#include <thread>
+#include <sys/stat.h>
+
+namespace ttig::emu {
+
+namespace {
+
+// The host part of a cluster address ("eu1.cloud.thethings.network:8887" -> "eu1.cloud...").
+std::string host_of(std::string_view address) {
+    auto a = proto::tts_parse_address("https", address);
+    return a ? a->host : std::string(address);
+}
+
+bool is_loopback_name(std::string_view host) { return host == "localhost" || host == "127.0.0.1" || host == "::1" || host.starts_with("127."); }
+
+}  // namespace
+
+// Everything a cluster's handlers touch. Handlers hold a weak_ptr to it: a WebSocket close that
+// the server reports after stop() finds it gone and does nothing. It keeps the state and the
+// limiter alive for as long as it lives itself.
+struct cluster_runtime {
+    cluster_info info;
+    std::shared_ptr<tts_state> state;
+    std::shared_ptr<tts_api> api;
+    std::shared_ptr<rate_limiter> limiter;
+    std::unique_ptr<cups_server> cups;
+    std::unique_ptr<lns_server> lns;
+    std::unique_ptr<net::server> server;
+    std::function<void(std::string_view)> log;
+    std::uint16_t https_port = 0, wss_port = 0, ws_port = 0;
+    std::mutex conns_mu;
+    std::map<session_id, net::ws_connection> conns;
+
+    void carry_out(const std::vector<lns_action>& actions) {
+        for (const auto& a : actions) {
+            net::ws_connection conn;
+            {
+                std::lock_guard lock(conns_mu);
+                auto it = conns.find(a.session);
+                if (it == conns.end()) continue;
+                conn = it->second;
+                if (a.what == lns_action::kind::drop) conns.erase(it);
+            }
+            switch (a.what) {
+                case lns_action::kind::send_text: conn.send_text(a.text); break;
+                case lns_action::kind::ping: conn.ping(); break;
+                case lns_action::kind::drop:
+                    if (log) log(fmt::format("lns {}: drop session {} ({})", info.name, a.session, a.reason.empty() ? "closed" : a.reason));
+                    conn.drop();
+                    break;
+            }
+        }
+    }
+};
+
+struct tts_emulator::impl {
+    boost::asio::io_context* ioc = nullptr;
+    const proto::clock* clock = nullptr;
+    emulator_config cfg;
+    std::shared_ptr<tts_state> state;
+    std::shared_ptr<tts_api> api;
+    std::shared_ptr<rate_limiter> limiter;  // CUPS and LNS classes (the API has its own)
+    std::vector<std::shared_ptr<cluster_runtime>> clusters;
+    pki::key_and_cert ca, leaf;
+    std::filesystem::path ca_file;
+    std::string admin_token, admin_user = "admin";
+    std::jthread ticker;
+    std::mutex tick_mu;
+    std::condition_variable_any tick_cv;
+    std::atomic<bool> stopped{false};
+
+    void log(std::string_view line) const {
+        if (cfg.log) cfg.log(line);
+    }
+};
+
+tts_emulator::tts_emulator(std::unique_ptr<impl> p) : p_(std::move(p)) {}
+tts_emulator::~tts_emulator() { stop(); }
+
+tts_state& tts_emulator::state() noexcept { return *p_->state; }
+tts_api& tts_emulator::api() noexcept { return *p_->api; }
+const std::string& tts_emulator::ca_pem() const noexcept { return p_->ca.cert_pem; }
+
+lns_server& tts_emulator::lns(std::string_view cluster) {
+    for (auto& c : p_->clusters)
+        if (cluster.empty() || c->info.name == cluster) return *c->lns;
+    return *p_->clusters.front()->lns;
+}
+
+proto::result<std::unique_ptr<tts_emulator>> tts_emulator::start(boost::asio::io_context& ioc, const proto::clock& clock, emulator_config cfg) {
+    auto p = std::make_unique<impl>();
+    p->ioc = &ioc;
+    p->clock = &clock;
+
+    // State and scenario.
+    std::optional<scenario> sc;
+    if (cfg.scenario_path) {
+        auto loaded = load_scenario_file(*cfg.scenario_path);
+        if (!loaded) return loaded.err();
+        sc = std::move(*loaded);
+    }
+    state_options so;
+    so.path = cfg.state_path;
+    if (sc) apply_options(*sc, so);
+    auto st = tts_state::open(clock, so);
+    if (!st) return st.err();
+    p->state = std::shared_ptr<tts_state>(std::move(*st));
+    if (sc) {
+        if (auto r = apply_scenario(*sc, *p->state); !r) return r.err();
+    }
+    if (p->state->clusters().empty()) {
+        if (auto r = p->state->set_clusters({cluster_info{"local", "localhost", true}}); !r) return r.err();
+    }
+    auto admin = p->state->bootstrap_admin(p->admin_user, "ttigctl emulate tts admin");
+    if (!admin) return admin.err();
+    p->admin_token = admin->token;
+    p->api = std::make_shared<tts_api>(*p->state);
+    if (sc) apply_scenario(*sc, *p->api);
+    p->limiter = std::make_shared<rate_limiter>(clock);
+
+    // PKI: a CA and one server certificate for every name the clusters answer to.
+    auto ca = pki::make_ca("ttigctl emulated The Things Stack CA");
+    if (!ca) return ca.err();
+    p->ca = std::move(*ca);
+    std::vector<std::string> sans{"localhost", "127.0.0.1", "::1"};
+    if (!cfg.listen_host.empty() && std::find(sans.begin(), sans.end(), cfg.listen_host) == sans.end() && cfg.listen_host != "0.0.0.0" &&
+        cfg.listen_host != "::")
+        sans.push_back(cfg.listen_host);
+    for (const auto& c : p->state->clusters()) {
+        const auto h = host_of(c.address);
+        if (!h.empty() && std::find(sans.begin(), sans.end(), h) == sans.end()) sans.push_back(h);
+    }
+    auto leaf = pki::make_leaf(p->ca, "ttigctl emulate tts", sans);
+    if (!leaf) return leaf.err();
+    p->leaf = std::move(*leaf);
+    std::error_code ec;
+    std::filesystem::create_directories(cfg.ca_dir, ec);
+    p->ca_file = std::filesystem::absolute(cfg.ca_dir / "ca.pem", ec);
+    {
+        std::ofstream out(p->ca_file, std::ios::binary | std::ios::trunc);
+        out << p->ca.cert_pem;
+        if (!out) return proto::error{std::make_error_code(std::errc::io_error), fmt::format("cannot write {}", p->ca_file.string())};
+    }
+
+    net::tls_server_config tls;
+    tls.cert_chain_pem = p->leaf.cert_pem;
+    tls.key_pem = p->leaf.key_pem;
+
+    // CUPS's trust look-up: the emulator's own CA for every name it serves; other hosts cannot
+    // be dialled from here (TTS would answer server_trust).
+    const proto::bytes ca_der = p->ca.cert_der;
+    auto* state_ptr = p->state.get();
+    trust_fetcher fetch = [ca_der, state_ptr](const std::string& host_port) -> proto::result<proto::bytes> {
+        const auto colon = host_port.rfind(':');
+        std::string host = host_port.substr(0, colon);
+        if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+        if (is_loopback_name(host) || state_ptr->cluster_for_address(host)) return ca_der;
+        return proto::error{std::make_error_code(std::errc::host_unreachable), fmt::format("dial tcp: lookup {}: no such host", host)};
+    };
+
+    bool first = true;
+    for (const auto& info : p->state->clusters()) {
+        auto c = std::make_shared<cluster_runtime>();
+        c->info = info;
+        c->state = p->state;
+        c->api = p->api;
+        c->limiter = p->limiter;
+        c->log = cfg.log;
+        c->cups = std::make_unique<cups_server>(*c->state, *c->limiter, cfg.cups, fetch);
+        lns_options lo = cfg.lns;
+        lo.cluster = info.name;
+        c->lns = std::make_unique<lns_server>(*c->state, *c->limiter, lo);
+        c->server = std::make_unique<net::server>(ioc);
+        const std::weak_ptr<cluster_runtime> weak = c;
+
+        c->server->handle("*", "/api/v3/*", [weak](proto::http_request req, net::responder r) {
+            auto cr = weak.lock();
+            if (!cr) return r.reset();
+            auto res = cr->api->handle(req, cr->info.name);
+            switch (res.act) {
+                case api_result::action::respond:
+                    if (res.delay.count() > 0)
+                        r.send_after(std::move(res.response), res.delay);
+                    else
+                        r.send(std::move(res.response));
+                    break;
+                case api_result::action::reset: r.reset(); break;
+                case api_result::action::blackhole: r.stall(); break;
+            }
+        });
+        c->server->handle("*", "/update-info", [weak](proto::http_request req, net::responder r) {
+            auto cr = weak.lock();
+            if (!cr) return r.reset();
+            r.send(cr->cups->handle(req));
+        });
+        c->server->handle_ws("/router-info", [weak](const proto::http_request& req, net::ws_connection conn) -> std::variant<proto::http_response, net::ws_handlers> {
+            net::ws_handlers h;
+            auto answered = std::make_shared<std::atomic<bool>>(false);
+            h.on_text = [weak, req, conn, answered](std::string text) {
+                auto cr = weak.lock();
+                if (!cr || answered->exchange(true)) return;
+                conn.send_text(cr->lns->discover(req, text));
+                conn.drop();  // TTS closes the TCP connection after its one reply, without a close frame
+            };
+            return h;
+        });
+        c->server->handle_ws("/traffic/{id}", [weak](const proto::http_request& req, net::ws_connection conn) -> std::variant<proto::http_response, net::ws_handlers> {
+            auto cr = weak.lock();
+            if (!cr) return proto::http_response{503, {}, {}};
+            const auto params = conn.params();
+            auto accepted = cr->lns->accept_traffic(req, params.empty() ? std::string_view{} : std::string_view(params.front().second));
+            cr->carry_out(cr->lns->take_pending());
+            if (auto* refused = std::get_if<proto::http_response>(&accepted)) return *refused;
+            const session_id sid = std::get<session_id>(accepted);
+            {
+                std::lock_guard lock(cr->conns_mu);
+                cr->conns[sid] = conn;
+            }
+            net::ws_handlers h;
+            h.on_text = [weak, sid](std::string text) {
+                if (auto c2 = weak.lock()) c2->carry_out(c2->lns->on_text(sid, text));
+            };
+            h.on_pong = [weak, sid](std::string) {
+                if (auto c2 = weak.lock()) (void)c2->lns->on_pong(sid);
+            };
+            h.on_close = [weak, sid](const net::ws_close_info&) {
+                auto c2 = weak.lock();
+                if (!c2) return;
+                c2->lns->on_closed(sid);
+                std::lock_guard lock(c2->conns_mu);
+                c2->conns.erase(sid);
+            };
+            return h;
+        });
+
+        net::listener_config https{cfg.listen_host, first ? cfg.listen_port : std::uint16_t{0}, tls};
+        auto port = c->server->listen(https);
+        if (!port) return port.err();
+        c->https_port = *port;
+        auto wss = c->server->listen(net::listener_config{cfg.listen_host, 0, tls});
+        if (!wss) return wss.err();
+        c->wss_port = *wss;
+        auto ws = c->server->listen(net::listener_config{cfg.listen_host, 0, std::nullopt});
+        if (!ws) return ws.err();
+        c->ws_port = *ws;
+        p->log(fmt::format("cluster {} ({}): https {}:{}, lns wss {}:{}, ws {}:{}", info.name, info.address, cfg.listen_host, c->https_port,
+                           cfg.listen_host, c->wss_port, cfg.listen_host, c->ws_port));
+        p->clusters.push_back(std::move(c));
+        first = false;
+    }
+    p->cfg = std::move(cfg);
+
+    auto emu = std::unique_ptr<tts_emulator>(new tts_emulator(std::move(p)));
+    if (emu->p_->cfg.real_time_ticks) {
+        auto* self = emu.get();
+        emu->p_->ticker = std::jthread([self](std::stop_token stop) {
+            while (!stop.stop_requested()) {
+                self->tick();
+                std::unique_lock lock(self->p_->tick_mu);
+                self->p_->tick_cv.wait_for(lock, stop, std::chrono::milliseconds(250), [] { return false; });
+            }
+        });
+    }
+    return emu;
+}
+
+void tts_emulator::tick() {
+    if (p_->stopped) return;
+    for (auto& c : p_->clusters) c->carry_out(c->lns->tick());
+}
+
+void tts_emulator::stop() {
+    if (p_->stopped.exchange(true)) return;
+    if (p_->ticker.joinable()) {
+        p_->ticker.request_stop();
+        p_->ticker.join();
+    }
+    for (auto& c : p_->clusters) c->server->stop();
+}
+
+nlohmann::ordered_json tts_emulator::config_json() const {
+    const std::string host = p_->cfg.listen_host.find(':') != std::string::npos ? "[" + p_->cfg.listen_host + "]" : p_->cfg.listen_host;
+    nlohmann::ordered_json j;
+    const auto& home = *p_->clusters.front();
+    j["api_url"] = fmt::format("https://{}:{}", host, home.https_port);
+    j["cups_url"] = fmt::format("https://{}:{}", host, home.https_port);
+    j["lns_url"] = fmt::format("wss://{}:{}", host, home.wss_port);
+    j["ca_file"] = p_->ca_file.string();
+    j["admin_api_key"] = p_->admin_token;
+    j["admin_user_id"] = p_->admin_user;
+    j["clusters"] = nlohmann::ordered_json::array();
+    for (const auto& c : p_->clusters) {
+        nlohmann::ordered_json cj;
+        cj["name"] = c->info.name;
+        cj["address"] = c->info.address;
+        cj["identity_server"] = c->info.identity_server;
+        cj["api_url"] = fmt::format("https://{}:{}", host, c->https_port);
+        cj["cups_url"] = fmt::format("https://{}:{}", host, c->https_port);
+        cj["lns_url"] = fmt::format("wss://{}:{}", host, c->wss_port);
+        cj["lns_ws_url"] = fmt::format("ws://{}:{}", host, c->ws_port);
+        // curl-style host map entries that send the cluster's real name to this listener.
+        const std::string name = host_of(c->info.address);
+        cj["resolve"] = {fmt::format("{}:{}:{}", name, c->https_port, p_->cfg.listen_host),
+                         fmt::format("{}:{}:{}", name, c->wss_port, p_->cfg.listen_host)};
+        j["clusters"].push_back(std::move(cj));
+    }
+    return j;
+}
+
+}  // namespace ttig::emu
