@@ -1,14 +1,18 @@
 // ttigctl lab: a tour of everything ttigctl does, with no hardware and no account. It runs by
 // itself, checks each step, prints what it showed, and exits 0 only if every step worked.
 //
-// Today's tour (issue 4: protocol core) walks a TTIG through the exchanges of a provisioning,
-// sans-io: a station file set is built on disk, the station's CUPS request is decoded as The Things
+// The tour walks a TTIG through the exchanges of a provisioning, first
+// sans-io (a station file set is built on disk, the station's CUPS request is decoded as The Things
 // Stack reads it, TTS's answer is decoded as the station reads it and committed to disk as the
-// station would, then discovery and router_config. Later issues replace the in-memory peers with
-// `emulate tts` and `emulate station` on loopback.
+// station would, then discovery and router_config), then against `emulate tts` on loopback over TLS
+// and WebSockets. Every later feature adds its steps.
 #include "cli/common.hpp"
 
+#include <ttig/emu/tts_emulator.hpp>
+#include <ttig/net/http_client.hpp>
+#include <ttig/net/ws_client.hpp>
 #include <ttig/pki/generate.hpp>
+#include <ttig/pki/pem.hpp>
 #include <ttig/pki/x509.hpp>
 #include <ttig/proto/blob.hpp>
 #include <ttig/proto/cups.hpp>
@@ -19,10 +23,14 @@
 
 #include <fmt/format.h>
 
+#include <boost/asio/io_context.hpp>
+
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <random>
+#include <thread>
 #include <sys/stat.h>
 
 namespace ttig::cli {
@@ -72,7 +80,7 @@ public:
             print_json(j);
         } else {
             fmt::print("\nlab: {} of {} steps worked{}\n", steps_.size() - failed, steps_.size(),
-                       failed ? "" : " — the protocol core behaves as the station and The Things Stack do");
+                       failed ? "" : ": a TTIG provisioned through CUPS and connected to the LNS, on emulated peers");
         }
         return failed == 0 ? exit_ok : exit_failed;
     }
@@ -94,6 +102,189 @@ std::string random_api_key() {
         return s;
     };
     return "NNSXS." + part(39) + "." + part(52);
+}
+
+// Waits for one asynchronous net operation whose handler receives a single value.
+template <class R, class Start>
+R await_result(Start&& start, std::chrono::seconds limit = std::chrono::seconds(10)) {
+    auto promise = std::make_shared<std::promise<R>>();
+    auto future = promise->get_future();
+    start([promise](R r) { promise->set_value(std::move(r)); });
+    if (future.wait_for(limit) != std::future_status::ready)
+        return proto::error{std::make_error_code(std::errc::timed_out), "the lab's own deadline passed"};
+    return future.get();
+}
+
+// Part 2: the same TTIG against `emulate tts` on loopback, through real TLS and WebSockets.
+void emulator_tour(tour& t, const fs::path& dir, proto::eui64 eui) {
+    boost::asio::io_context ioc;
+    proto::system_clock clock;
+    emu::emulator_config cfg;
+    cfg.ca_dir = dir / "emulator";
+    cfg.real_time_ticks = false;
+    auto started = emu::tts_emulator::start(ioc, clock, cfg);
+    if (!t.step("emulate tts", started.has_value(),
+                started ? fmt::format("The Things Stack emulator on {} (REST, CUPS, LNS; own CA)", (*started)->config_json()["api_url"].get<std::string>())
+                        : "start the emulator",
+                started ? "" : started.err().what()))
+        return;
+    auto& emulator = **started;
+    std::thread io([&ioc] {
+        while (!ioc.stopped()) {
+            ioc.run_for(std::chrono::milliseconds(100));
+        }
+    });
+    struct joiner {
+        emu::tts_emulator& e;
+        boost::asio::io_context& ioc;
+        std::thread& th;
+        ~joiner() {
+            e.stop();
+            ioc.stop();
+            th.join();
+        }
+    } join_guard{emulator, ioc, io};
+    const auto cfgj = emulator.config_json();
+    const std::string admin = cfgj["admin_api_key"].get<std::string>();
+    const std::string api_url = cfgj["api_url"].get<std::string>();
+    const std::string lns_url = cfgj["lns_url"].get<std::string>();
+
+    net::client_config cc;
+    cc.tls.ca_pem = {emulator.ca_pem()};
+    cc.tls.use_system_store = false;
+    net::http_client http(cc);
+    auto call = [&](const std::string& method, const std::string& target, const std::string& body) {
+        proto::http_request r;
+        r.method = method;
+        r.target = target;
+        r.body = body;
+        r.headers.set("Authorization", "Bearer " + admin);
+        r.headers.set("Content-Type", "application/json");
+        return http.request(r, net::request_options{api_url});
+    };
+    auto ok_json = [](const net::response_result& r) -> std::optional<nlohmann::json> {
+        if (!r || r->status != 200) return std::nullopt;
+        auto j = nlohmann::json::parse(r->body, nullptr, false);
+        if (j.is_discarded()) return std::nullopt;
+        return j;
+    };
+
+    // Register the TTIG as a user does in the Console: gateway, CUPS key, LNS key.
+    const std::string lns_address = lns_url;  // wss://127.0.0.1:<port>
+    auto gw = call("POST", "/api/v3/users/admin/gateways",
+                   nlohmann::json{{"gateway", {{"ids", {{"gateway_id", "lab-ttig"}, {"eui", eui.hex()}}},
+                                               {"frequency_plan_ids", {"EU_863_870_TTN"}},
+                                               {"gateway_server_address", lns_address}}}}
+                       .dump());
+    auto cups_key = ok_json(call("POST", "/api/v3/gateways/lab-ttig/api-keys",
+                                 R"({"name":"CUPS key","rights":["RIGHT_GATEWAY_INFO","RIGHT_GATEWAY_SETTINGS_BASIC","RIGHT_GATEWAY_READ_SECRETS"]})"));
+    auto lns_key = ok_json(call("POST", "/api/v3/gateways/lab-ttig/api-keys", R"({"name":"LNS key","rights":["RIGHT_GATEWAY_INFO","RIGHT_GATEWAY_LINK"]})"));
+    net::response_result secret = proto::error{};
+    if (lns_key)
+        secret = call("PUT", "/api/v3/gateways/lab-ttig",
+                      nlohmann::json{{"gateway", {{"lbs_lns_secret", {{"value", emu::base64_encode((*lns_key)["key"].get<std::string>())}}}}},
+                                     {"field_mask", {{"paths", {"lbs_lns_secret"}}}}}
+                          .dump());
+    const bool registered = ok_json(gw) && cups_key && lns_key && ok_json(secret);
+    if (!t.step("register", registered,
+                registered ? fmt::format("gateway lab-ttig ({}) with a CUPS key {} and an LNS key {} through the REST API", eui.hex(),
+                                         proto::redact_secret((*cups_key)["key"].get<std::string>()),
+                                         proto::redact_secret((*lns_key)["key"].get<std::string>()))
+                           : "create gateway and keys",
+                gw ? gw->body.substr(0, 300) : gw.err().what()))
+        return;
+
+    // The station's CUPS set points at the emulator; the station asks CUPS over TLS.
+    station::home home(dir / "station-emu");
+    std::error_code ec;
+    fs::create_directories(home.dir(), ec);
+    station::cred_set cups_set;
+    cups_set.uri = cfgj["cups_url"].get<std::string>();
+    auto ca_der = pki::certificate_der(proto::as_bytes(emulator.ca_pem()));
+    cups_set.trust = ca_der ? *ca_der : bytes{};
+    cups_set.crt = bytes{};
+    cups_set.key = proto::to_bytes(fmt::format("Authorization: {}\r\n", (*cups_key)["key"].get<std::string>()));
+    (void)home.commit_update(category::cups, cups_set);
+    auto ask_cups = [&]() -> proto::result<proto::update_info_response> {
+        proto::update_info_request req;
+        req.router = eui;
+        req.cups_uri = cups_set.uri;
+        auto tc = home.read(category::tc, variant::regular);
+        if (tc && tc->uri) req.tc_uri = tc->uri;
+        req.cups_cred_crc = home.cred_crc(category::cups) ? *home.cred_crc(category::cups) : 0;
+        req.tc_cred_crc = home.cred_crc(category::tc) ? *home.cred_crc(category::tc) : 0;
+        req.station = "2.0.6(minihub/std) 2026-11-30 00:00:00";
+        req.model = "minihub";
+        proto::http_request r;
+        r.method = "POST";
+        r.target = "/update-info";
+        r.body = proto::encode_update_info_request(req);
+        r.headers.set("Content-Type", "application/json");
+        r.headers.set("Authorization", std::string(proto::token_secret(proto::as_chars(*cups_set.key))));
+        auto res = http.request(r, net::request_options{*cups_set.uri});
+        if (!res) return res.err();
+        if (res->status != 200) return proto::error{std::make_error_code(std::errc::permission_denied), fmt::format("HTTP {}: {}", res->status, res->body.substr(0, 200))};
+        return proto::decode_update_info_response(proto::as_bytes(res->body), proto::cups_dialect::station);
+    };
+    auto first = ask_cups();
+    bool applied = false;
+    std::string why = first ? "" : first.err().what();
+    if (first && !first->tc_cred.empty()) {
+        auto creds = proto::station_parse_blob(first->tc_cred);
+        if (creds) {
+            station::cred_set staged;
+            staged.uri = first->tc_uri;
+            staged.trust = creds->trust;
+            staged.crt = creds->cert;
+            staged.key = creds->key;
+            applied = home.commit_update(category::tc, staged).has_value();
+        } else {
+            why = creds.err().what();
+        }
+    }
+    auto second = applied ? ask_cups() : proto::result<proto::update_info_response>(proto::error{});
+    t.step("cups over tls", applied && second && second->no_change(),
+           first ? fmt::format("TTS's CUPS sent tcUri {} and a {}-byte LNS blob; the station stored tc.*; asked again: no change", first->tc_uri,
+                               first->tc_cred.size())
+                 : "POST /update-info",
+           why.empty() ? (second ? "second answer was not 'no change'" : second.err().what()) : why);
+
+    // Discovery and traffic with the LNS key the station now holds.
+    auto tc = home.read(category::tc, variant::regular);
+    const std::string auth_line = tc && tc->key ? std::string(proto::as_chars(*tc->key)) : std::string{};
+    net::ws_connect_options wo;
+    wo.headers = {auth_line.substr(0, auth_line.find("\r\n"))};
+    net::ws_client disc(ioc.get_executor(), cc);
+    auto up = await_result<proto::result<proto::http_response>>([&](auto cb) { disc.async_connect(*tc->uri + "/router-info", wo, cb); });
+    proto::result<net::ws_message> reply = proto::error{};
+    if (up) {
+        (void)await_result<proto::result<void>>([&](auto cb) { disc.async_send_text(proto::encode_router_info_request({eui, {}}), cb); });
+        reply = await_result<proto::result<net::ws_message>>([&](auto cb) { disc.async_read(std::chrono::seconds(5), cb); });
+    }
+    auto answer = reply ? proto::decode_router_info_response(reply->data) : proto::result<proto::router_info_response>(reply.err());
+    t.step("discovery over wss", answer.has_value(), answer ? fmt::format("/router-info answered uri {}", answer->uri) : "GET /router-info",
+           answer ? "" : answer.err().what());
+    if (!answer) return;
+    net::ws_client traffic(ioc.get_executor(), cc);
+    auto tup = await_result<proto::result<proto::http_response>>([&](auto cb) { traffic.async_connect(answer->uri, wo, cb); });
+    proto::result<net::ws_message> rc_msg = proto::error{};
+    if (tup) {
+        proto::version_msg v;
+        v.station = "2.0.6(minihub/std)";
+        v.model = "minihub";
+        v.features = "rmtsh prod";
+        (void)await_result<proto::result<void>>([&](auto cb) { traffic.async_send_text(proto::encode_upstream(v), cb); });
+        rc_msg = await_result<proto::result<net::ws_message>>([&](auto cb) { traffic.async_read(std::chrono::seconds(5), cb); });
+    }
+    auto rc = rc_msg ? proto::decode_router_config(rc_msg->data) : proto::result<proto::router_config>(rc_msg.err());
+    auto stats = ok_json(call("GET", "/api/v3/gs/gateways/lab-ttig/connection/stats", {}));
+    const bool connected = rc && stats && stats->contains("connected_at");
+    t.step("traffic over wss", connected,
+           rc ? fmt::format("version -> router_config {} ({} bytes); the REST API reports connected_at {}", rc->region, rc_msg->data.size(),
+                            stats && stats->contains("connected_at") ? (*stats)["connected_at"].get<std::string>() : "-")
+              : "open /traffic",
+           rc ? "connection stats do not show the gateway connected" : rc.err().what());
+    traffic.drop();
 }
 
 int run_lab(const lab_options& o) {
@@ -255,6 +446,9 @@ int run_lab(const lab_options& o) {
                                 station::to_string(tc_sel->set.auth_mode()))
                   : "select sets",
            tc_sel ? "unexpected set selection" : tc_sel.err().what());
+
+    if (!o.json) fmt::print("\nthe same TTIG against the emulated The Things Stack on loopback (TLS, WebSockets):\n");
+    emulator_tour(t, home_dir, *eui);
 
     if (!o.json && !o.keep.empty()) fmt::print("\nthe station home is kept in {} — try: ttigctl creds inspect {}\n", o.keep, o.keep);
     return t.finish();
