@@ -273,10 +273,15 @@ proto::result<scenario> load_scenario_file(const std::string& path) {
 proto::result<scenario> parse_scenario_json(const json& doc) {
     if (!doc.is_object()) return bad("", "a scenario is a JSON object");
     static const std::set<std::string> known{"options", "clusters", "users",       "organizations", "gateways",
-                                             "api_keys", "claimable", "rate_limits", "faults"};
+                                             "api_keys", "claimable", "rate_limits", "faults", "tls"};
     for (const auto& [k, v] : doc.items())
         if (!known.count(k)) return bad("/" + k, "unknown key");
     scenario s;
+    // TLS variants per cluster are read by the network emulator (tts_emulator), not the state.
+    if (auto it = doc.find("tls"); it != doc.end() && !it->is_null()) {
+        if (!it->is_object()) return bad("/tls", "expected an object of cluster name -> TLS settings");
+        s.tls = *it;
+    }
 
     // ---- options ----
     if (auto it = doc.find("options"); it != doc.end() && !it->is_null()) {

@@ -26,6 +26,40 @@ std::string host_of(std::string_view address) {
 
 bool is_loopback_name(std::string_view host) { return host == "localhost" || host == "127.0.0.1" || host == "::1" || host.starts_with("127."); }
 
+// The TLS a cluster's listeners present: the emulator's normal certificate, or one of the faults
+// of the disconnected-catalogue (expired, wrong host name, unknown CA, RSA instead of ECDSA), a
+// slow handshake, a capped TLS version. `spec` is the scenario's "tls"."<cluster>" object.
+proto::result<net::tls_server_config> cluster_tls(const pki::key_and_cert& ca, const std::vector<std::string>& sans, const nlohmann::json& spec) {
+    std::string variant = "valid";
+    net::tls_server_config tls;
+    if (spec.is_object()) {
+        variant = spec.value("certificate", std::string("valid"));
+        if (auto d = spec.find("handshake_delay_ms"); d != spec.end() && d->is_number_unsigned())
+            tls.handshake_delay = std::chrono::milliseconds(d->get<std::uint64_t>());
+        if (spec.value("max_version", std::string("1.3")) == "1.2") tls.max_version = net::tls_version::tls1_2;
+    }
+    proto::result<pki::key_and_cert> leaf = proto::error{};
+    if (variant == "valid") {
+        leaf = pki::make_leaf(ca, "ttigctl emulate tts", sans);
+    } else if (variant == "expired") {
+        leaf = pki::make_leaf(ca, "ttigctl emulate tts", sans, pki::key_kind::ec_p256, 1, -3 * 86400);
+    } else if (variant == "wrong_host") {
+        leaf = pki::make_leaf(ca, "ttigctl emulate tts", {"wrong-host.invalid"});
+    } else if (variant == "unknown_ca") {
+        auto other = pki::make_ca("unknown CA (ttigctl emulate tts fault)");
+        if (!other) return other.err();
+        leaf = pki::make_leaf(*other, "ttigctl emulate tts", sans);
+    } else if (variant == "rsa") {
+        leaf = pki::make_leaf(ca, "ttigctl emulate tts", sans, pki::key_kind::rsa2048);
+    } else {
+        return proto::make_error(emu_errc::bad_scenario, "/tls: certificate '{}' is not valid, expired, wrong_host, unknown_ca or rsa", variant);
+    }
+    if (!leaf) return leaf.err();
+    tls.cert_chain_pem = leaf->cert_pem;
+    tls.key_pem = leaf->key_pem;
+    return tls;
+}
+
 }  // namespace
 
 // Everything a cluster's handlers touch. Handlers hold a weak_ptr to it: a WebSocket close that
@@ -74,7 +108,7 @@ struct tts_emulator::impl {
     std::shared_ptr<tts_api> api;
     std::shared_ptr<rate_limiter> limiter;  // CUPS and LNS classes (the API has its own)
     std::vector<std::shared_ptr<cluster_runtime>> clusters;
-    pki::key_and_cert ca, leaf;
+    pki::key_and_cert ca;
     std::filesystem::path ca_file;
     std::string admin_token, admin_user = "admin";
     std::jthread ticker;
@@ -143,9 +177,7 @@ proto::result<std::unique_ptr<tts_emulator>> tts_emulator::start(boost::asio::io
         const auto h = host_of(c.address);
         if (!h.empty() && std::find(sans.begin(), sans.end(), h) == sans.end()) sans.push_back(h);
     }
-    auto leaf = pki::make_leaf(p->ca, "ttigctl emulate tts", sans);
-    if (!leaf) return leaf.err();
-    p->leaf = std::move(*leaf);
+    const nlohmann::json tls_specs = sc ? sc->tls : nlohmann::json(nullptr);
     std::error_code ec;
     std::filesystem::create_directories(cfg.ca_dir, ec);
     p->ca_file = std::filesystem::absolute(cfg.ca_dir / "ca.pem", ec);
@@ -154,10 +186,6 @@ proto::result<std::unique_ptr<tts_emulator>> tts_emulator::start(boost::asio::io
         out << p->ca.cert_pem;
         if (!out) return proto::error{std::make_error_code(std::errc::io_error), fmt::format("cannot write {}", p->ca_file.string())};
     }
-
-    net::tls_server_config tls;
-    tls.cert_chain_pem = p->leaf.cert_pem;
-    tls.key_pem = p->leaf.key_pem;
 
     // CUPS's trust look-up: the emulator's own CA for every name it serves; other hosts cannot
     // be dialled from here (TTS would answer server_trust).
@@ -185,6 +213,8 @@ proto::result<std::unique_ptr<tts_emulator>> tts_emulator::start(boost::asio::io
         c->lns = std::make_unique<lns_server>(*c->state, *c->limiter, lo);
         c->server = std::make_unique<net::server>(ioc);
         const std::weak_ptr<cluster_runtime> weak = c;
+        auto tls = cluster_tls(p->ca, sans, tls_specs.is_object() && tls_specs.contains(info.name) ? tls_specs[info.name] : nlohmann::json(nullptr));
+        if (!tls) return tls.err();
 
         c->server->handle("*", "/api/v3/*", [weak](proto::http_request req, net::responder r) {
             auto cr = weak.lock();
@@ -200,6 +230,51 @@ proto::result<std::unique_ptr<tts_emulator>> tts_emulator::start(boost::asio::io
                 case api_result::action::reset: r.reset(); break;
                 case api_result::action::blackhole: r.stall(); break;
             }
+        });
+        // Control endpoint (not part of TTS): faults and rate limits at run time, admin key only.
+        c->server->handle("POST", "/emu/v1/{what}", [weak](proto::http_request req, net::responder r) {
+            auto cr = weak.lock();
+            if (!cr) return r.reset();
+            proto::http_response res;
+            res.headers.set("Content-Type", "application/json");
+            auto auth = cr->state->authenticate(req.headers.get("Authorization"));
+            if (!auth || !auth->is_admin) {
+                res.status = 403;
+                res.body = R"({"error":"the emulator's control endpoint needs the admin API key"})";
+                return r.send(std::move(res));
+            }
+            auto body = nlohmann::json::parse(req.body, nullptr, false);
+            const std::string what(r.param("what"));
+            if (what == "faults" && body.is_object() && body.contains("faults") && body["faults"].is_array()) {
+                std::vector<fault_rule> rules;
+                for (std::size_t i = 0; i < body["faults"].size(); ++i) {
+                    auto rule = parse_fault_rule(body["faults"][i], "/faults/" + std::to_string(i));
+                    if (!rule) {
+                        res.status = 400;
+                        res.body = nlohmann::json{{"error", rule.err().what()}}.dump();
+                        return r.send(std::move(res));
+                    }
+                    rules.push_back(std::move(*rule));
+                }
+                cr->api->set_faults(std::move(rules));
+                res.body = nlohmann::json{{"faults", body["faults"].size()}}.dump();
+                return r.send(std::move(res));
+            }
+            if (what == "rate-limits" && body.is_object() && body.contains("rate_limits")) {
+                auto sc2 = parse_scenario_json(nlohmann::json{{"rate_limits", body["rate_limits"]}});
+                if (!sc2) {
+                    res.status = 400;
+                    res.body = nlohmann::json{{"error", sc2.err().what()}}.dump();
+                    return r.send(std::move(res));
+                }
+                cr->api->set_rate_limits(sc2->rate_limits);
+                cr->limiter->set_profiles(sc2->rate_limits);
+                res.body = nlohmann::json{{"rate_limits", sc2->rate_limits.size()}}.dump();
+                return r.send(std::move(res));
+            }
+            res.status = 400;
+            res.body = R"({"error":"POST /emu/v1/faults {\"faults\":[...]} or /emu/v1/rate-limits {\"rate_limits\":[...]}"})";
+            r.send(std::move(res));
         });
         c->server->handle("*", "/update-info", [weak](proto::http_request req, net::responder r) {
             auto cr = weak.lock();
@@ -246,11 +321,11 @@ proto::result<std::unique_ptr<tts_emulator>> tts_emulator::start(boost::asio::io
             return h;
         });
 
-        net::listener_config https{cfg.listen_host, first ? cfg.listen_port : std::uint16_t{0}, tls};
+        net::listener_config https{cfg.listen_host, first ? cfg.listen_port : std::uint16_t{0}, *tls};
         auto port = c->server->listen(https);
         if (!port) return port.err();
         c->https_port = *port;
-        auto wss = c->server->listen(net::listener_config{cfg.listen_host, 0, tls});
+        auto wss = c->server->listen(net::listener_config{cfg.listen_host, 0, *tls});
         if (!wss) return wss.err();
         c->wss_port = *wss;
         auto ws = c->server->listen(net::listener_config{cfg.listen_host, 0, std::nullopt});

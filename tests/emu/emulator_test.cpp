@@ -2,6 +2,7 @@
 // with the LNS timers on virtual time.
 #include <ttig/emu/tts_emulator.hpp>
 #include <ttig/net/http_client.hpp>
+#include <ttig/net/probe.hpp>
 #include <ttig/net/ws_client.hpp>
 #include <ttig/proto/lns.hpp>
 
@@ -11,7 +12,9 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <fstream>
 #include <random>
+#include <thread>
 
 using namespace ttig;
 namespace asio = boost::asio;
@@ -42,10 +45,15 @@ struct emulator_fixture {
     std::unique_ptr<net::http_client> http;
     std::string admin;
 
-    void start(std::string state_path = ":memory:") {
+    void start(std::string state_path = ":memory:", std::optional<std::string> scenario = std::nullopt) {
         emu::emulator_config c;
         c.ca_dir = dir.path;
         c.state_path = std::move(state_path);
+        if (scenario) {
+            const auto file = dir.path / "scenario.json";
+            std::ofstream(file) << *scenario;
+            c.scenario_path = file.string();
+        }
         c.real_time_ticks = false;
         c.lns.seed = 7;
         auto e = emu::tts_emulator::start(ioc, clock, c);
@@ -258,6 +266,65 @@ TEST_SUITE("emu.emulator") {
             auto g = co_await rest("GET", "/api/v3/gateways/kept?field_mask=frequency_plan_ids", {}, key);
             CHECK_MESSAGE(g->status == 200, g->body);
             CHECK(nlohmann::json::parse(g->body)["ids"]["eui"] == "58A0CBFFFE000001");
+            co_return;
+        });
+    }
+
+    TEST_CASE_FIXTURE(emulator_fixture, "emulate tts: TLS faults per cluster and run-time faults through the control endpoint") {
+        start(":memory:", R"({
+            "clusters": [{"name":"eu1","address":"eu1.cloud.thethings.network","identity_server":true},
+                         {"name":"old","address":"old.example"},{"name":"wrong","address":"wrong.example"},
+                         {"name":"stranger","address":"stranger.example"},{"name":"rsa","address":"rsa.example"}],
+            "tls": {"old":{"certificate":"expired"},"wrong":{"certificate":"wrong_host"},
+                    "stranger":{"certificate":"unknown_ca"},"rsa":{"certificate":"rsa","max_version":"1.2"}}})");
+        std::map<std::string, std::string> urls;
+        for (const auto& c : cfg["clusters"]) urls[c["name"].get<std::string>()] = c["api_url"].get<std::string>();
+        REQUIRE(urls.size() == 5);
+        // Probes run on their own io_context (blocking); the emulator's runs on a thread meanwhile.
+        std::thread io([this] { ioc.run_for(std::chrono::seconds(10)); });
+        net::probe_options po;
+        po.client = client_cfg();
+        po.deadline = std::chrono::seconds(5);
+        auto good = net::probe(urls["eu1"], po);
+        CHECK(good.verify_ok);
+        auto expired = net::probe(urls["old"], po);
+        REQUIRE(expired.verify_error.has_value());
+        CHECK(expired.verify_error->id() == "tls.expired");
+        CHECK_FALSE(expired.chain_der.empty());  // the chain is reported although verification failed
+        auto wrong = net::probe(urls["wrong"], po);
+        REQUIRE(wrong.verify_error.has_value());
+        CHECK(wrong.verify_error->id() == "tls.hostname_mismatch");
+        auto stranger = net::probe(urls["stranger"], po);
+        REQUIRE(stranger.verify_error.has_value());
+        CHECK(stranger.verify_error->id() == "tls.unknown_ca");
+        auto rsa = net::probe(urls["rsa"], po);
+        CHECK(rsa.verify_ok);
+        CHECK(rsa.tls_version == "TLSv1.2");
+        ioc.stop();
+        io.join();
+        ioc.restart();
+
+        run([&]() -> awaitable<void> {
+            co_await rest("POST", "/api/v3/users/admin/gateways", R"({"gateway":{"ids":{"gateway_id":"faulty","eui":"58A0CBFFFE000009"}}})");
+            auto ok = co_await rest("GET", "/api/v3/gateways/faulty");
+            CHECK(ok->status == 200);
+            const std::string faults = R"({"faults":[{"rpc":"GatewayRegistry.Get","error_ratio":1,"error":"pkg/util/store:database_unavailable"}]})";
+            proto::http_request set;
+            set.method = "POST";
+            set.target = "/emu/v1/faults";
+            set.body = faults;
+            set.headers.set("Authorization", "Bearer " + admin);
+            const net::request_options api{cfg["api_url"].get<std::string>()};
+            auto applied = co_await http->async_request(set, api, use_awaitable);
+            REQUIRE(applied.has_value());
+            CHECK_MESSAGE(applied->status == 200, applied->body);
+            auto failing = co_await rest("GET", "/api/v3/gateways/faulty");
+            CHECK(failing->status == 503);
+            CHECK(failing->body.find("database_unavailable") != std::string::npos);
+            // the control endpoint refuses anyone but the admin
+            set.headers.set("Authorization", "Bearer NNSXS.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+            auto refused = co_await http->async_request(set, api, use_awaitable);
+            CHECK(refused->status == 403);
             co_return;
         });
     }

@@ -46,6 +46,7 @@
 //   }],
 //   "rate_limits": [{"name": "get", "max_per_min": 60, "max_burst": 10,
 //                    "associations": ["grpc:method:/ttn.lorawan.v3.GatewayRegistry/Get"]}],
+//   "tls": {"eu1": {"certificate": "expired", "handshake_delay_ms": 0, "max_version": "1.3"}},
 //   "faults": [{
 //     "rpc": "Gs.GetGatewayConnectionStats", "method": "GET", "path_prefix": "/api/v3/gs/",
 //     "delay_ms": 250, "error_ratio": 0.5, "reset_ratio": 0, "blackhole_ratio": 0,
@@ -113,6 +114,9 @@ struct scenario {
     std::vector<claimable_gateway> claimable;
     std::vector<rate_profile> rate_limits;
     std::vector<fault_rule> faults;
+    // "tls": {"<cluster>": {"certificate": "valid|expired|wrong_host|unknown_ca|rsa", "handshake_delay_ms": 0,
+    //                       "max_version": "1.2|1.3"}} — read by tts_emulator when it builds the listeners.
+    nlohmann::json tls = nullptr;
 };
 
 // Parses a scenario document. Error: emu.bad_scenario, detail "<JSON path>: <what>".
