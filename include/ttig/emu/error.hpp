@@ -89,41 +89,9 @@ struct tts_error {
     proto::error to_proto() const;
 };
 
-// Either a value or a tts_error (the same shape as proto::result).
+// Either a value or a tts_error.
 template <class T>
-class [[nodiscard]] tts_result {
-public:
-    tts_result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
-    tts_result(tts_error err) : v_(std::in_place_index<1>, std::move(err)) {}  // NOLINT(google-explicit-constructor)
-    bool has_value() const noexcept { return v_.index() == 0; }
-    explicit operator bool() const noexcept { return has_value(); }
-    T& value() & { return std::get<0>(v_); }
-    const T& value() const& { return std::get<0>(v_); }
-    T&& value() && { return std::get<0>(std::move(v_)); }
-    T* operator->() { return &std::get<0>(v_); }
-    const T* operator->() const { return &std::get<0>(v_); }
-    T& operator*() & { return std::get<0>(v_); }
-    const T& operator*() const& { return std::get<0>(v_); }
-    const tts_error& err() const& { return std::get<1>(v_); }
-    tts_error&& err() && { return std::get<1>(std::move(v_)); }
-
-private:
-    std::variant<T, tts_error> v_;
-};
-
-template <>
-class [[nodiscard]] tts_result<void> {
-public:
-    tts_result() = default;
-    tts_result(tts_error err) : err_(std::move(err)) {}  // NOLINT(google-explicit-constructor)
-    bool has_value() const noexcept { return !err_.has_value(); }
-    explicit operator bool() const noexcept { return has_value(); }
-    const tts_error& err() const& { return *err_; }
-    tts_error&& err() && { return std::move(*err_); }
-
-private:
-    std::optional<tts_error> err_;
-};
+using tts_result = proto::basic_result<T, tts_error>;
 
 }  // namespace ttig::emu
 

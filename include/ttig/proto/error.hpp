@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -65,12 +66,14 @@ struct error {
     friend bool operator==(const error& a, const error& b) { return a.code == b.code && a.detail == b.detail; }
 };
 
-// Minimal expected-like result: either a value or an error. C++20 has no std::expected.
-template <class T>
-class [[nodiscard]] result {
+// Minimal expected-like result: either a value or an error of type E. C++20 has no
+// std::expected. proto::result<T> uses proto::error; other layers reuse the template with their
+// own error values (emu::tts_result<T> holds a The Things Stack error).
+template <class T, class E>
+class [[nodiscard]] basic_result {
 public:
-    result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
-    result(error err) : v_(std::in_place_index<1>, std::move(err)) {}  // NOLINT(google-explicit-constructor)
+    basic_result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
+    basic_result(E err) : v_(std::in_place_index<1>, std::move(err)) {}      // NOLINT(google-explicit-constructor)
 
     bool has_value() const noexcept { return v_.index() == 0; }
     explicit operator bool() const noexcept { return has_value(); }
@@ -83,28 +86,30 @@ public:
     T& operator*() & { return std::get<0>(v_); }
     const T& operator*() const& { return std::get<0>(v_); }
 
-    const error& err() const& { return std::get<1>(v_); }
-    error&& err() && { return std::get<1>(std::move(v_)); }
+    const E& err() const& { return std::get<1>(v_); }
+    E&& err() && { return std::get<1>(std::move(v_)); }
 
 private:
-    std::variant<T, error> v_;
+    std::variant<T, E> v_;
 };
 
-// result<void>: success or an error.
-template <>
-class [[nodiscard]] result<void> {
+// Success or an error.
+template <class E>
+class [[nodiscard]] basic_result<void, E> {
 public:
-    result() = default;
-    result(error err) : err_(std::move(err)), ok_(false) {}  // NOLINT(google-explicit-constructor)
-    bool has_value() const noexcept { return ok_; }
-    explicit operator bool() const noexcept { return ok_; }
-    const error& err() const& { return err_; }
-    error&& err() && { return std::move(err_); }
+    basic_result() = default;
+    basic_result(E err) : err_(std::move(err)) {}  // NOLINT(google-explicit-constructor)
+    bool has_value() const noexcept { return !err_.has_value(); }
+    explicit operator bool() const noexcept { return has_value(); }
+    const E& err() const& { return *err_; }
+    E&& err() && { return std::move(*err_); }
 
 private:
-    error err_{};
-    bool ok_ = true;
+    std::optional<E> err_;
 };
+
+template <class T>
+using result = basic_result<T, error>;
 
 template <class E>
     requires std::is_error_code_enum_v<E>
