@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Builds the benchmarks (Release, no sanitizers) and runs all three with the defaults recorded in
+# docs/BENCHMARKS.md, printing each result table. Every bench is bounded in time and stops by itself
+# (about 8 minutes in all on 2 cores); each starts and stops its own `ttigctl emulate tts` process
+# on 127.0.0.1.
+#
+#   bash bench/run.sh                  # build + rest + cups + lns
+#   bash bench/run.sh rest lns         # only some
+#   SRC=/path/to/tree BUILD=/tmp/b JOBS=2 bash bench/run.sh
+#   QUICK=1 bash bench/run.sh          # short smoke run (seconds, 1,000 sessions)
+#
+# Needs the top-level CMakeLists.txt to include bench/ behind TTIG_BENCH:
+#   option(TTIG_BENCH "Build the benchmarks in bench/ (run by hand, see docs/BENCHMARKS.md)" OFF)
+#   if(TTIG_BENCH AND TARGET ttig_emu)
+#     add_subdirectory(bench)
+#   endif()
+set -euo pipefail
+
+SRC=${SRC:-$(cd "$(dirname "$0")/.." && pwd)}
+BUILD=${BUILD:-$SRC/build/bench}
+JOBS=${JOBS:-2}
+OUT=${OUT:-$BUILD/results}
+which=("$@")
+[ ${#which[@]} -eq 0 ] && which=(rest cups lns)
+
+if ! grep -q 'add_subdirectory(bench)' "$SRC/CMakeLists.txt"; then
+    echo "bench/run.sh: $SRC/CMakeLists.txt does not include bench/; add:" >&2
+    sed -n 's/^#   //p' "$SRC/bench/CMakeLists.txt" | head -4 >&2
+    exit 2
+fi
+
+gen=()
+command -v ninja >/dev/null && gen=(-G Ninja)
+cmake -S "$SRC" -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DTTIG_BENCH=ON -DTTIG_TESTS=OFF -DTTIG_SANITIZE=OFF >/dev/null
+cmake --build "$BUILD" -j "$JOBS" --target ttigctl rest_bench cups_bench lns_bench
+
+mkdir -p "$OUT"
+echo "== machine: nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+echo "== load before: $(uptime)"
+
+if [ "${QUICK:-0}" = 1 ]; then
+    rest_args=(--duration 2 --warmup 0.5 --startup-runs 3)
+    cups_args=(--duration 1 --warmup 0.5)
+    lns_args=(--sessions 1000 --hold 2 --settle 1)
+else
+    rest_args=(--connections 64 --duration 10 --warmup 2 --iterations 20000,1000,1 --startup-runs 10)
+    cups_args=(--concurrency 16 --duration 5 --warmup 1)
+    lns_args=(--sessions 1000,10000 --schemes ws,wss --hold 35)
+fi
+
+for b in "${which[@]}"; do
+    case "$b" in
+        rest) echo; echo "== $BUILD/bench/rest_bench ${rest_args[*]}"
+              "$BUILD/bench/rest_bench" "${rest_args[@]}" --json "$OUT/rest.json" ;;
+        cups) echo; echo "== $BUILD/bench/cups_bench ${cups_args[*]}"
+              "$BUILD/bench/cups_bench" "${cups_args[@]}" --json "$OUT/cups.json" ;;
+        lns)  echo; echo "== $BUILD/bench/lns_bench ${lns_args[*]}"
+              "$BUILD/bench/lns_bench" "${lns_args[@]}" --json "$OUT/lns.json" ;;
+        *) echo "bench/run.sh: unknown bench '$b' (rest, cups, lns)" >&2; exit 2 ;;
+    esac
+done
+
+echo
+echo "== load after: $(uptime)"
+echo "== JSON results in $OUT"
