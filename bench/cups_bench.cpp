@@ -151,6 +151,7 @@ int main(int argc, char** argv) {
     o.rounds = std::clamp(o.rounds, 1, 20);
     bench::raise_nofile(static_cast<rlim_t>(o.concurrency) * 4 + 256);
     bench::print_machine("cups_bench");
+    const ojson machine = bench::machine_json();  // loadavg before the runs
 
     // Keys and the scenario: one gateway with a CUPS key and an LNS key (lbs_lns_secret).
     auto cups_key = emu::generate_api_key();
@@ -241,7 +242,7 @@ int main(int argc, char** argv) {
                "errors", "conns", "bench CPU", "emu CPU", "emu us/req");
     ojson out;
     out["bench"] = "cups";
-    out["machine"] = bench::machine_json();
+    out["machine"] = machine;
     out["concurrency"] = o.concurrency;
     out["duration_s"] = o.duration;
     out["rows"] = ojson::array();

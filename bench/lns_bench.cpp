@@ -256,6 +256,7 @@ int main(int argc, char** argv) {
     if (!bench::raise_nofile(static_cast<rlim_t>(max_n) + 1024))
         fmt::print("lns_bench: could not raise RLIMIT_NOFILE to {} (now {})\n", max_n + 1024, bench::nofile_limit());
     bench::print_machine("lns_bench");
+    const ojson machine = bench::machine_json();  // loadavg before the runs
     fmt::print("lns_bench: mode {}{}, RLIMIT_NOFILE {}\n", o.mode,
                o.mode == "registered" ? fmt::format(" (gateway keys hashed with {} PBKDF2 iterations)", o.pbkdf2_iterations) : std::string(),
                bench::nofile_limit());
@@ -277,7 +278,7 @@ int main(int argc, char** argv) {
                "open all", "setup p99", "RSS before", "RSS after", "KiB/sess", "after hold", "open@hold", "bench KiB");
     ojson out;
     out["bench"] = "lns";
-    out["machine"] = bench::machine_json();
+    out["machine"] = machine;
     out["mode"] = o.mode;
     if (o.mode == "registered") out["pbkdf2_iterations"] = o.pbkdf2_iterations;
     out["hold_s"] = o.hold;
