@@ -940,6 +940,21 @@ void merge_into(ojson& dst, const ojson& src) {
     }
 }
 
+
+// {a: {b: value}} for the dotted path "a.b" (the part of a field mask path below its top field).
+template <class J>
+J nest_under_path(const std::string& rest, J value) {
+    std::vector<std::string> parts;
+    for (std::size_t s = 0;;) {
+        const auto d = rest.find('.', s);
+        parts.push_back(rest.substr(s, d == std::string::npos ? std::string::npos : d - s));
+        if (d == std::string::npos) break;
+        s = d + 1;
+    }
+    for (auto it = parts.rbegin(); it != parts.rend(); ++it) value = J{{*it, value}};
+    return value;
+}
+
 }  // namespace
 
 tts_result<ojson> normalize_gateway(const json& input, std::span<const std::string> paths, std::string_view request_name) {
@@ -957,17 +972,7 @@ tts_result<ojson> normalize_gateway(const json& input, std::span<const std::stri
                 json sub = value_at(input, p);
                 if (!sub.is_null()) {
                     // Rebuild {top: {a: {b: value}}} for the nested path.
-                    json wrapped = sub;
-                    std::string rest = p.substr(dot + 1);
-                    std::vector<std::string> parts;
-                    for (std::size_t s = 0;;) {
-                        const auto d = rest.find('.', s);
-                        parts.push_back(rest.substr(s, d == std::string::npos ? std::string::npos : d - s));
-                        if (d == std::string::npos) break;
-                        s = d + 1;
-                    }
-                    for (auto it = parts.rbegin(); it != parts.rend(); ++it) wrapped = json{{*it, wrapped}};
-                    in = wrapped;
+                    in = nest_under_path<json>(p.substr(dot + 1), sub);
                 }
             }
         }
@@ -988,16 +993,7 @@ tts_result<ojson> normalize_gateway(const json& input, std::span<const std::stri
             ojson part = select_sub(*r, p.substr(dot + 1));
             if (part.is_null()) continue;
             // Re-nest the selected part under its path.
-            ojson nested = part;
-            std::string rest = p.substr(dot + 1);
-            std::vector<std::string> parts;
-            for (std::size_t s = 0;;) {
-                const auto d = rest.find('.', s);
-                parts.push_back(rest.substr(s, d == std::string::npos ? std::string::npos : d - s));
-                if (d == std::string::npos) break;
-                s = d + 1;
-            }
-            for (auto it = parts.rbegin(); it != parts.rend(); ++it) nested = ojson{{*it, nested}};
+            ojson nested = nest_under_path<ojson>(p.substr(dot + 1), part);
             if (!out.contains(top)) out[top] = ojson::object();
             merge_into(out[top], nested);
         }
