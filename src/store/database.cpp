@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <string>
+#include <unordered_map>
 #include <utility>
 
 namespace ttig::store {
@@ -60,14 +62,42 @@ proto::error sqlite_error(sqlite3* db, int rc, std::string_view sql) {
 
 }  // namespace
 
+// ---- statement cache ----------------------------------------------------------------------------
+
+// Compiled statements that are not in use, by SQL text. prepare() takes one when there is one; a
+// statement going out of scope is reset, its bindings cleared, and it comes back here instead of
+// being finalized (compiling a statement costs more than running a simple indexed query). The
+// database finalizes what is left before it closes; a statement that outlives its database
+// finalizes itself.
+struct statement_cache {
+    static constexpr std::size_t limit = 256;
+    bool open = true;
+    std::unordered_multimap<std::string, sqlite3_stmt*> idle;
+
+    void finalize_all() noexcept {
+        for (auto& [sql, stmt] : idle) sqlite3_finalize(stmt);
+        idle.clear();
+        open = false;
+    }
+    ~statement_cache() { finalize_all(); }
+};
+
 // ---- statement ----------------------------------------------------------------------------------
 
 struct statement::impl {
     sqlite3* db = nullptr;
     sqlite3_stmt* stmt = nullptr;
     std::string sql;
+    std::shared_ptr<statement_cache> cache;
     ~impl() {
-        if (stmt) sqlite3_finalize(stmt);
+        if (!stmt) return;
+        if (cache && cache->open && cache->idle.size() < statement_cache::limit) {
+            sqlite3_reset(stmt);
+            sqlite3_clear_bindings(stmt);
+            cache->idle.emplace(std::move(sql), stmt);
+            return;
+        }
+        sqlite3_finalize(stmt);
     }
 };
 
@@ -180,7 +210,9 @@ struct database::impl {
     sqlite3* db = nullptr;
     std::string path;
     int savepoints = 0;
+    std::shared_ptr<statement_cache> cache = std::make_shared<statement_cache>();
     ~impl() {
+        cache->finalize_all();
         if (db) sqlite3_close_v2(db);
     }
 };
@@ -236,6 +268,12 @@ proto::result<statement> database::prepare(std::string_view sql) {
     auto s = std::make_unique<statement::impl>();
     s->db = p_->db;
     s->sql = std::string(sql);
+    s->cache = p_->cache;
+    if (auto it = p_->cache->idle.find(s->sql); it != p_->cache->idle.end()) {
+        s->stmt = it->second;
+        p_->cache->idle.erase(it);
+        return statement(std::move(s));
+    }
     const int rc = sqlite3_prepare_v2(p_->db, s->sql.c_str(), static_cast<int>(s->sql.size()), &s->stmt, nullptr);
     if (rc != SQLITE_OK) return sqlite_error(p_->db, rc, sql);
     if (!s->stmt) return proto::make_error(store_errc::sql_error, "empty statement (in: {})", sql_head(sql));
@@ -269,6 +307,7 @@ proto::result<void> database::set_user_version(std::int64_t version) {
 
 std::int64_t database::last_insert_rowid() const noexcept { return sqlite3_last_insert_rowid(p_->db); }
 std::int64_t database::changes() const noexcept { return sqlite3_changes64(p_->db); }
+std::int64_t database::total_changes() const noexcept { return sqlite3_total_changes64(p_->db); }
 const std::string& database::path() const noexcept { return p_->path; }
 
 proto::result<void> database::checkpoint() {

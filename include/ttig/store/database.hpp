@@ -37,7 +37,9 @@ struct open_options {
 enum class column_type { integer, real, text, blob, null };
 
 // A prepared statement. Parameter indexes are 1-based (SQLite's ?1, ?2, ...); column indexes
-// are 0-based. Move-only; finalized on destruction.
+// are 0-based. Move-only. On destruction it is reset, its bindings cleared, and it goes back to
+// its database's cache of compiled statements, which the next prepare() of the same SQL text
+// reuses (finalized when the cache is full or the database is gone).
 class statement {
 public:
     statement(statement&&) noexcept;
@@ -132,6 +134,9 @@ public:
 
     std::int64_t last_insert_rowid() const noexcept;
     std::int64_t changes() const noexcept;  // rows changed by the last INSERT/UPDATE/DELETE
+    // Rows changed by every INSERT/UPDATE/DELETE since the connection opened (rolled back ones
+    // included): a generation number for caches of what was read through this connection.
+    std::int64_t total_changes() const noexcept;
     const std::string& path() const noexcept;
     // Checkpoints the WAL into the main file (no-op for ":memory:").
     proto::result<void> checkpoint();
