@@ -87,12 +87,24 @@ constexpr std::array tc_table{
     errc_entry{v(tc_errc::bad_frequency_plan), "bad_frequency_plan", "frequency plans cannot form a router_config"},
 };
 
+constexpr std::array wire_table{
+    errc_entry{v(wire_errc::ws_reserved_bits), "ws_reserved_bits", "WebSocket frame with reserved bits set"},
+    errc_entry{v(wire_errc::ws_bad_opcode), "ws_bad_opcode", "WebSocket frame with an unknown opcode"},
+    errc_entry{v(wire_errc::ws_bad_control_frame), "ws_bad_control_frame", "WebSocket control frame fragmented or over 125 bytes"},
+    errc_entry{v(wire_errc::ws_too_long), "ws_too_long", "WebSocket frame longer than the receive buffer"},
+    errc_entry{v(wire_errc::http_bad_status_line), "http_bad_status_line", "HTTP status line is not \"HTTP/1.x NNN\""},
+    errc_entry{v(wire_errc::http_bad_header), "http_bad_header", "HTTP header line without a colon"},
+    errc_entry{v(wire_errc::http_head_too_long), "http_head_too_long", "HTTP response head longer than the buffer"},
+    errc_entry{v(wire_errc::http_bad_content_length), "http_bad_content_length", "HTTP Content-Length is not a number"},
+};
+
 constinit const table_category eui_cat{"eui", eui_table};
 constinit const table_category blob_cat{"blob", blob_table};
 constinit const table_category cups_cat{"cups", cups_table};
 constinit const table_category tc_cat{"tc", tc_table};
+constinit const table_category wire_cat{"wire", wire_table};
 
-constexpr std::array<const table_category*, 4> proto_cats{&eui_cat, &blob_cat, &cups_cat, &tc_cat};
+constexpr std::array<const table_category*, 5> proto_cats{&eui_cat, &blob_cat, &cups_cat, &tc_cat, &wire_cat};
 
 }  // namespace
 
@@ -100,6 +112,7 @@ const table_category& eui_category() noexcept { return eui_cat; }
 const table_category& blob_category() noexcept { return blob_cat; }
 const table_category& cups_category() noexcept { return cups_cat; }
 const table_category& tc_category() noexcept { return tc_cat; }
+const table_category& wire_category() noexcept { return wire_cat; }
 
 std::span<const table_category* const> categories() noexcept { return proto_cats; }
 

@@ -181,15 +181,29 @@ enum class tc_errc {
     bad_frequency_plan,
 };
 
+// The station's own wire readers (station_wire.hpp): WebSocket frames and HTTP response heads.
+enum class wire_errc {
+    ws_reserved_bits = 1,
+    ws_bad_opcode,
+    ws_bad_control_frame,
+    ws_too_long,
+    http_bad_status_line,
+    http_bad_header,
+    http_head_too_long,
+    http_bad_content_length,
+};
+
 const table_category& eui_category() noexcept;
 const table_category& blob_category() noexcept;
 const table_category& cups_category() noexcept;
 const table_category& tc_category() noexcept;
+const table_category& wire_category() noexcept;
 
 inline std::error_code make_error_code(eui_errc e) noexcept { return {static_cast<int>(e), eui_category()}; }
 inline std::error_code make_error_code(blob_errc e) noexcept { return {static_cast<int>(e), blob_category()}; }
 inline std::error_code make_error_code(cups_errc e) noexcept { return {static_cast<int>(e), cups_category()}; }
 inline std::error_code make_error_code(tc_errc e) noexcept { return {static_cast<int>(e), tc_category()}; }
+inline std::error_code make_error_code(wire_errc e) noexcept { return {static_cast<int>(e), wire_category()}; }
 
 }  // namespace ttig::proto
 
@@ -201,6 +215,8 @@ template <>
 struct std::is_error_code_enum<ttig::proto::cups_errc> : std::true_type {};
 template <>
 struct std::is_error_code_enum<ttig::proto::tc_errc> : std::true_type {};
+template <>
+struct std::is_error_code_enum<ttig::proto::wire_errc> : std::true_type {};
 
 template <>
 struct fmt::formatter<ttig::proto::error> : fmt::formatter<std::string_view> {
