@@ -3,15 +3,16 @@
 // in this process; the CPU both processes use during the measured window is reported, so a
 // saturated load generator is visible.
 //
-// The emulator verifies the API key with PBKDF2 on every REST request, as TTS's Identity Server
-// does (20,000 iterations). The bench measures several hashing costs side by side in one run by
-// starting one emulator per cost with the scenario {"options":{"pbkdf2_iterations":N}} (the admin
-// key is hashed with that cost): --iterations 20000,1000,1. Iterations 1 approximates an emulator
-// that does not re-derive a verified key on every request.
+// TTS's Identity Server re-derives the API key's PBKDF2 hash (20,000 iterations) on every request;
+// the emulator does too with {"options":{"key_verify_memo":false}}, and by default remembers keys
+// it has verified (same answers, see emu::secret_memo). The bench compares configurations side by
+// side in one run, one emulator each: --rows ITERATIONS:MEMO:THREADS,... where MEMO is memo or
+// nomemo and THREADS is the emulator's --threads. Default: 20000:nomemo:1 (TTS's cost),
+// 20000:memo:1, 20000:memo:2.
 //
 // It also measures the emulator's start time: exec to config file written, --startup-runs times.
 //
-//   rest_bench [--connections 64] [--duration 10] [--warmup 2] [--iterations 20000,1000,1]
+//   rest_bench [--connections 64] [--duration 10] [--warmup 2] [--rows 20000:nomemo:1,20000:memo:1,20000:memo:2]
 //              [--startup-runs 10] [--threads 1] [--config FILE --emulator-pid PID] [--json FILE]
 #include "bench_common.hpp"
 
@@ -24,8 +25,10 @@
 #include <CLI/CLI.hpp>
 
 #include <atomic>
+#include <cstdio>
 #include <memory>
 #include <mutex>
+#include <string_view>
 
 namespace asio = boost::asio;
 using namespace ttig;
@@ -42,7 +45,7 @@ struct options {
     int threads = 1;
     double duration = 10;
     double warmup = 2;
-    std::vector<int> iterations{20000, 1000, 1};
+    std::vector<std::string> rows{"20000:nomemo:1", "20000:memo:1", "20000:memo:2"};
     int rounds = 1;
     int startup_runs = 10;
     std::string gateway_id = "bench-gw";
@@ -220,7 +223,9 @@ int main(int argc, char** argv) {
     app.add_option("--threads", o.threads, "threads running the load generator")->capture_default_str();
     app.add_option("--duration", o.duration, "measured seconds per configuration")->capture_default_str();
     app.add_option("--warmup", o.warmup, "unmeasured seconds first")->capture_default_str();
-    app.add_option("--iterations", o.iterations, "PBKDF2 iteration counts to compare (one emulator each)")->delimiter(',')->capture_default_str();
+    app.add_option("--rows", o.rows, "configurations to compare, one emulator each: ITERATIONS:memo|nomemo:EMULATOR_THREADS")
+        ->delimiter(',')
+        ->capture_default_str();
     app.add_option("--rounds", o.rounds, "repeat the comparison, alternating configurations")->capture_default_str();
     app.add_option("--startup-runs", o.startup_runs, "emulator start-time samples (0 = skip)")->capture_default_str();
     app.add_option("--field-mask", o.field_mask, "field_mask of the GET (empty = none)")->capture_default_str();
@@ -277,11 +282,21 @@ int main(int argc, char** argv) {
         results.push_back(measure(cfg, o.emulator_pid, o, "as given", 0));
     } else {
         for (int round = 0; round < o.rounds; ++round) {
-            for (int it : o.iterations) {
+            for (const auto& row : o.rows) {
+                int it = 0;
+                unsigned threads = 0;
+                char memo[16] = {};
+                if (std::sscanf(row.c_str(), "%d:%15[a-z]:%u", &it, memo, &threads) != 3 || it < 1 || threads < 1 ||
+                    (std::string_view(memo) != "memo" && std::string_view(memo) != "nomemo")) {
+                    fmt::print(stderr, "rest_bench: --rows: \"{}\" is not ITERATIONS:memo|nomemo:THREADS\n", row);
+                    return 2;
+                }
+                const bool use_memo = std::string_view(memo) == "memo";
                 bench::emulator_process p;
                 bench::emulator_options eo;
                 eo.ttigctl = o.ttigctl;
-                eo.scenario_json = ojson{{"options", {{"pbkdf2_iterations", it}}}}.dump();
+                eo.scenario_json = ojson{{"options", {{"pbkdf2_iterations", it}, {"key_verify_memo", use_memo}}}}.dump();
+                eo.extra_args = {"--threads", std::to_string(threads)};
                 eo.nofile = static_cast<rlim_t>(o.connections) * 2 + 256;
                 if (auto e = p.start(eo); !e.empty()) {
                     fmt::print(stderr, "rest_bench: {}\n", e);
@@ -291,10 +306,9 @@ int main(int argc, char** argv) {
                     fmt::print(stderr, "rest_bench: {}\n", e);
                     return 1;
                 }
-                fmt::print("measuring pbkdf2_iterations={} ({} connections, {:.0f} s + {:.0f} s warm-up)...\n", it, o.connections, o.duration,
-                           o.warmup);
+                fmt::print("measuring {} ({} connections, {:.0f} s + {:.0f} s warm-up)...\n", row, o.connections, o.duration, o.warmup);
                 std::fflush(stdout);
-                results.push_back(measure(p.config(), p.pid(), o, fmt::format("pbkdf2_iterations={}", it), it));
+                results.push_back(measure(p.config(), p.pid(), o, row, it));
             }
         }
     }

@@ -43,7 +43,7 @@ if [ "${QUICK:-0}" = 1 ]; then
     cups_args=(--duration 1 --warmup 0.5)
     lns_args=(--sessions 1000 --hold 2 --settle 1)
 else
-    rest_args=(--connections 64 --duration 10 --warmup 2 --iterations 20000,1000,1 --startup-runs 10)
+    rest_args=(--connections 64 --duration 10 --warmup 2 --rows 20000:nomemo:1,20000:memo:1,20000:memo:2 --startup-runs 10)
     cups_args=(--concurrency 16 --duration 5 --warmup 1)
     lns_args=(--sessions 1000,10000 --schemes ws,wss --hold 35)
 fi

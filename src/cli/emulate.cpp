@@ -5,6 +5,7 @@
 #include <ttig/emu/tts_emulator.hpp>
 #include <ttig/proto/blob.hpp>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <fmt/format.h>
 
@@ -15,6 +16,7 @@
 #include <pthread.h>
 #include <sys/stat.h>
 #include <thread>
+#include <vector>
 
 namespace ttig::cli {
 
@@ -29,6 +31,7 @@ struct emulate_tts_options {
     std::string default_lns_uri;
     bool require_registered = false;
     std::string fallback_frequency_plan;
+    unsigned threads = 1;
     bool json = false;
 };
 
@@ -134,17 +137,17 @@ int run_emulate_tts(const emulate_tts_options& o) {
             std::fflush(stdout);
         }
     }
-    std::thread io([&ioc] {
-        while (!ioc.stopped()) {
-            ioc.run();
-            if (!ioc.stopped()) ioc.restart();
-        }
-    });
+    // Every connection has its own strand and the emulator's state is locked, so the io_context
+    // may run on several threads (--threads) for throughput; the work guard keeps ioc.run() from
+    // returning before ioc.stop().
+    auto work = boost::asio::make_work_guard(ioc);
+    std::vector<std::thread> io;
+    for (unsigned i = 0; i < o.threads; ++i) io.emplace_back([&ioc] { ioc.run(); });
     int sig = 0;
     sigwait(&signals, &sig);
     (*emulator)->stop();
     ioc.stop();
-    io.join();
+    for (auto& t : io) t.join();
     if (o.json) {
         nlohmann::ordered_json bye;
         bye["event"] = "stopped";
@@ -178,6 +181,9 @@ void setup_emulate(CLI::App& app) {
     tts->add_option("--default-lns-uri", o->default_lns_uri, "LNS URI for gateways without gateway_server_address (gcs.basic-station.default.lns-uri)");
     tts->add_flag("--require-registered-gateways", o->require_registered, "Refuse unregistered EUIs on the LNS (gs.require-registered-gateways)");
     tts->add_option("--fallback-frequency-plan", o->fallback_frequency_plan, "Frequency plan for unregistered gateways on the LNS");
+    tts->add_option("--threads", o->threads, "Threads running the network and request handling (more than 1 for throughput)")
+        ->capture_default_str()
+        ->check(CLI::Range(1u, 64u));
     add_json_flag(*tts, o->json);
     tts->callback([o] {
         if (int rc = run_emulate_tts(*o); rc != 0) throw CLI::RuntimeError(rc);

@@ -288,4 +288,24 @@ bool verify_secret(std::string_view hash, std::string_view secret) {
     return computed.size() == parts[4].size() && CRYPTO_memcmp(computed.data(), parts[4].data(), computed.size()) == 0;
 }
 
+bool secret_memo::verify(std::string_view hash, std::string_view secret) {
+    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+    unsigned int digest_len = 0;
+    if (EVP_Digest(secret.data(), secret.size(), digest.data(), &digest_len, EVP_sha256(), nullptr) != 1) {
+        ++derivations_;
+        return verify_secret(hash, secret);
+    }
+    std::string key;
+    key.reserve(hash.size() + 1 + digest_len);
+    key.append(hash);
+    key += '\0';
+    key.append(reinterpret_cast<const char*>(digest.data()), digest_len);
+    if (ok_.contains(key)) return true;
+    ++derivations_;
+    if (!verify_secret(hash, secret)) return false;
+    if (ok_.size() >= capacity_) ok_.clear();
+    ok_.insert(std::move(key));
+    return true;
+}
+
 }  // namespace ttig::emu

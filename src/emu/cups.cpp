@@ -1,4 +1,5 @@
 #include <ttig/emu/cups.hpp>
+#include <ttig/emu/events.hpp>
 
 #include <ttig/proto/blob.hpp>
 
@@ -183,6 +184,20 @@ tts_result<proto::update_info_response> cups_server::update_info(const proto::ht
     if (!req.model.empty()) attrs["cups-model"] = req.model;
     if (req.package && !req.package->empty()) attrs["cups-package"] = *req.package;
     if (auto updated = state_.set_attributes(gateway_id, attrs, true); !updated) return std::move(updated).err();
+    {
+        // The CUPS server updates the registry (UpdateGateway, mask ["attributes"]) with the
+        // gateway's credentials: the Identity Server publishes gateway.update.
+        event e;
+        e.name = "gateway.update";
+        e.gateway(gateway_id, req.router);
+        e.cluster = state_.home_cluster().name;
+        e.correlation_ids.push_back(fmt::format("rpc:/ttn.lorawan.v3.GatewayRegistry/Update:{}", state_.events().new_id()));
+        e.with_authorization(auth);
+        e.remote_ip = request.remote_address.substr(0, request.remote_address.rfind(':'));
+        if (auto ua = request.headers.get("User-Agent")) e.user_agent = std::string(*ua);
+        e.with_value(nlohmann::ordered_json::array({"attributes"}));
+        state_.events().publish(std::move(e));
+    }
     return res;
 }
 

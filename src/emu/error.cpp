@@ -76,6 +76,8 @@ constexpr std::array defs{
       "insufficient rights for organization `{uid}`"},
     g{"pkg/auth/rights", "no_user_rights", c::permission_denied, "no rights for user `{uid}`"},
     g{"pkg/auth/rights", "insufficient_user_rights", c::permission_denied, "insufficient rights for user `{uid}`"},
+    g{"pkg/auth/rights", "no_application_rights", c::permission_denied, "no rights for application `{uid}`"},
+    g{"pkg/auth/rights", "no_client_rights", c::permission_denied, "no rights for client `{uid}`"},
     g{"pkg/rpcmetadata", "unauthenticated", c::unauthenticated, "the context is not authenticated"},
     // pkg/errors, pkg/rpcmiddleware/validator
     g{"pkg/errors", "validation", c::invalid_argument, "invalid `{field}`: {reason}"},
@@ -110,6 +112,11 @@ constexpr std::array defs{
       "LNS credentials not found for gateway `{gateway_uid}`"},
     g{"pkg/basicstation/cups", "server_trust", c::not_found, "fetch server trust for address `{address}`"},
     g{"pkg/basicstation/cups", "missing_router", c::invalid_argument, "missing router"},
+    // pkg/events, pkg/events/grpc (pattern.go, grpc.go)
+    g{"pkg/events/grpc", "no_identifiers", c::invalid_argument, "no identifiers"},
+    g{"pkg/events", "unknown_event_name", c::invalid_argument, "unknown event `{name}`"},
+    g{"pkg/events", "no_matching_events", c::invalid_argument, "no matching events for regexp `{regexp}`"},
+    g{"pkg/events", "invalid_regexp", c::invalid_argument, "invalid regexp"},
     // pkg/ratelimit
     g{"pkg/ratelimit", "rate_limit_exceeded", c::resource_exhausted,
       "rate limit of `{rate}` accesses per minute exceeded for resource `{key}`"},

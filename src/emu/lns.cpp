@@ -1,6 +1,7 @@
 #include <ttig/emu/lns.hpp>
 
 #include <ttig/emu/cups.hpp>
+#include <ttig/emu/events.hpp>
 #include <ttig/proto/router_config.hpp>
 
 #include <fmt/format.h>
@@ -57,6 +58,15 @@ std::chrono::nanoseconds jittered(std::mt19937_64& rng, std::chrono::nanoseconds
 
 double mux_time(proto::time_point now) { return proto::tts_unix_seconds(now.time_since_epoch().count()); }
 
+// GatewayConnectionStats as the Gateway Server publishes it at connect and in its first stats update.
+nlohmann::ordered_json connect_stats(proto::time_point at, const std::string& ip) {
+    nlohmann::ordered_json j;
+    j["connected_at"] = format_time(at);
+    j["protocol"] = "semtechws/lbslns";
+    if (!ip.empty()) j["gateway_remote_address"] = nlohmann::ordered_json{{"ip", ip}};
+    return j;
+}
+
 }  // namespace
 
 struct lns_server::session {
@@ -76,7 +86,20 @@ struct lns_server::session {
     proto::time_point next_timesync{};
     int missed_pongs = 0;
     std::uint64_t pongs = 0;
+    std::string remote_ip;
+    std::string correlation_id;  // "gs:conn:<ULID>" on every event of the connection
 };
+
+// A Gateway Server event about a session's gateway (identifiers with the EUI, the connection's
+// correlation ID, this cluster).
+event lns_server::gs_event(const session& s, std::string name) const {
+    event e;
+    e.name = std::move(name);
+    e.gateway(s.gateway_id, s.eui);
+    e.cluster = options_.cluster;
+    e.correlation_ids.push_back(s.correlation_id);
+    return e;
+}
 
 lns_server::lns_server(tts_state& state, rate_limiter& limiter, lns_options options)
     : state_(state), limiter_(limiter), options_(std::move(options)), rng_(options_.seed ? options_.seed : std::random_device{}()) {}
@@ -183,6 +206,19 @@ std::variant<proto::http_response, session_id> lns_server::accept_traffic(const 
     s->ping_period = jittered(rng_, options_.ping_interval, 0.10);
     s->next_ping = now + s->ping_period;
     s->next_reread = now + jittered(rng_, options_.reread_interval, 0.20);
+    s->remote_ip = ip;
+    s->correlation_id = "gs:conn:" + state_.events().new_id();
+    {
+        event e = gs_event(*s, "gs.gateway.connect");
+        e.with_data("ttn.lorawan.v3.GatewayConnectionStats", connect_stats(now, ip));
+        e.with_authorization(auth);
+        e.remote_ip = ip;
+        if (auto ua = request.headers.get("User-Agent")) e.user_agent = std::string(*ua);
+        state_.events().publish(std::move(e));
+        event stats = gs_event(*s, "gs.gateway.connection.stats");
+        stats.with_data("ttn.lorawan.v3.GatewayConnectionStats", connect_stats(now, ip));
+        state_.events().publish(std::move(stats));
+    }
     const session_id sid = s->id;
     by_gateway_[gateway_id] = sid;
     sessions_[sid] = std::move(s);
@@ -191,6 +227,15 @@ std::variant<proto::http_response, session_id> lns_server::accept_traffic(const 
 }
 
 std::vector<lns_action> lns_server::close_session_locked(session& s, std::string reason) {
+    {
+        // registerGatewayDisconnect(ctx.Err()): the reason's ErrorDetails; none when the gateway went away.
+        event e = gs_event(s, "gs.gateway.disconnect");
+        if (!reason.empty()) e.with_error(tts_error::make(reason));
+        state_.events().publish(std::move(e));
+        event stats = gs_event(s, "gs.gateway.connection.stats");
+        stats.with_data("ttn.lorawan.v3.GatewayConnectionStats", nlohmann::ordered_json{{"disconnected_at", format_time(state_.clock().now())}});
+        state_.events().publish(std::move(stats));
+    }
     std::vector<lns_action> acts{{lns_action::kind::drop, s.id, {}, std::move(reason)}};
     if (s.registered) (void)state_.gateway_disconnected(s.gateway_id, state_.clock().now());
     if (auto it = by_gateway_.find(s.gateway_id); it != by_gateway_.end() && it->second == s.id) by_gateway_.erase(it);
@@ -238,10 +283,37 @@ std::vector<lns_action> lns_server::on_text(session_id sid, std::string_view tex
                 s.next_timesync = now + jittered(rng_, options_.time_sync_interval, 0.10);
                 (void)state_.record_status(s.gateway_id, now,
                                            {{"versions", {{"station", m.station}, {"firmware", m.firmware.value_or("")}, {"package", m.package.value_or("")}, {"model", m.model}}}});
+                {
+                    // lbslns hands the version to the Gateway Server as a GatewayStatus: gs.status.receive.
+                    nlohmann::ordered_json versions;
+                    versions["firmware"] = m.firmware.value_or("");
+                    versions["model"] = m.model;
+                    versions["package"] = m.package.value_or("");
+                    versions["station"] = m.station;
+                    nlohmann::ordered_json status;
+                    status["time"] = format_time(now);
+                    status["versions"] = std::move(versions);
+                    event e = gs_event(s, "gs.status.receive");
+                    e.correlation_ids.push_back("gs:status:" + state_.events().new_id());
+                    e.with_data("ttn.lorawan.v3.GatewayStatus", status);
+                    state_.events().publish(std::move(e));
+                }
                 out.push_back({lns_action::kind::send_text, s.id, std::move(*rc), {}});
             } else if constexpr (std::is_same_v<T, proto::updf_msg> || std::is_same_v<T, proto::jreq_msg>) {
                 ++s.uplinks;
                 if (s.registered) (void)state_.record_uplink(s.gateway_id, now);
+                {
+                    // gs.up.receive with an abbreviated GatewayUplinkMessage (received_at, the receiving gateway).
+                    nlohmann::ordered_json rx;
+                    rx["gateway_ids"] = nlohmann::ordered_json{{"gateway_id", s.gateway_id}, {"eui", s.eui.hex()}};
+                    nlohmann::ordered_json up;
+                    up["rx_metadata"] = nlohmann::ordered_json::array({rx});
+                    up["received_at"] = format_time(now);
+                    event e = gs_event(s, "gs.up.receive");
+                    e.correlation_ids.push_back("gs:uplink:" + state_.events().new_id());
+                    e.with_data("ttn.lorawan.v3.GatewayUplinkMessage", nlohmann::ordered_json{{"message", up}});
+                    state_.events().publish(std::move(e));
+                }
             } else if constexpr (std::is_same_v<T, proto::dntxed_msg>) {
                 if (s.registered) (void)state_.record_tx_ack(s.gateway_id, now);
             } else if constexpr (std::is_same_v<T, proto::timesync_request>) {

@@ -295,7 +295,8 @@ proto::result<scenario> parse_scenario_json(const json& doc) {
             *field = *d;
         }
         for (auto [key, field] : {std::pair{"users_create_gateways", &s.users_create_gateways},
-                                  std::pair{"admin_rights_all", &s.admin_rights_all}}) {
+                                  std::pair{"admin_rights_all", &s.admin_rights_all},
+                                  std::pair{"key_verify_memo", &s.key_verify_memo}}) {
             auto b = opt_bool(*it, key, p);
             if (!b) return b.err();
             *field = *b;
@@ -540,6 +541,7 @@ void apply_options(const scenario& s, state_options& o) {
     if (s.stats_ttl_disconnected) o.stats_ttl_disconnected = *s.stats_ttl_disconnected;
     if (s.users_create_gateways) o.users_create_gateways = *s.users_create_gateways;
     if (s.admin_rights_all) o.admin_rights_all = *s.admin_rights_all;
+    if (s.key_verify_memo) o.key_verify_memo = *s.key_verify_memo;
     if (s.pbkdf2_iterations) o.pbkdf2_iterations = *s.pbkdf2_iterations;
 }
 

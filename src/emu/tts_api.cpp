@@ -579,7 +579,9 @@ struct tts_api::call {
             if (!contact || !(*contact == collaborator))
                 return tts_error::make("pkg/identityserver:contact_no_collaborator", {{"contact", contact ? contact->id : ""}});
         }
-        return st.create_gateway(std::move(doc), collaborator);
+        auto created = st.create_gateway(std::move(doc), collaborator);
+        if (created) publish(registry_event("gateway.create", created->id(), created->eui()));
+        return created;
     }
 
     outcome update_gateway() {
@@ -638,6 +640,11 @@ struct tts_api::call {
         }
         auto updated = st.update_gateway(id, *values, paths);
         if (!updated) return std::move(updated).err();
+        {
+            std::optional<proto::eui64> req_eui;  // reqGtw.GetIds(): the EUI only when the request names one
+            if (auto e = values->find("ids"); e != values->end() && e->is_object() && e->contains("eui")) req_eui = parse_eui_json(json::parse((*e)["eui"].dump()));
+            publish(registry_event("gateway.update", id, req_eui).with_value(ojson(paths)));
+        }
         std::vector<std::string> out_paths = paths;
         for (const char* p : {"ids", "created_at", "updated_at"}) out_paths.emplace_back(p);
         return ok(render_gateway(*updated, out_paths));
@@ -652,6 +659,7 @@ struct tts_api::call {
         if (!have) return std::move(have).err();
         if (auto r = tts_state::require_gateway_rights(*have, id, {right::gateway_delete}); !r) return std::move(r).err();
         if (auto r = st.delete_gateway(id); !r) return std::move(r).err();
+        publish(registry_event("gateway.delete", id));
         return ok(ojson::object());
     }
 
@@ -664,6 +672,7 @@ struct tts_api::call {
         if (!have) return std::move(have).err();
         if (auto r = tts_state::require_gateway_rights(*have, id, {right::gateway_delete}); !r) return std::move(r).err();
         if (auto r = st.restore_gateway(id); !r) return std::move(r).err();
+        publish(registry_event("gateway.restore", id));
         return ok(ojson::object());
     }
 
@@ -674,6 +683,7 @@ struct tts_api::call {
         if (!a) return std::move(a).err();
         if (!a->is_admin) return tts_error::make("pkg/identityserver:admins_purge_gateways");
         if (auto r = st.purge_gateway(id); !r) return std::move(r).err();
+        publish(registry_event("gateway.purge", id));
         return ok(ojson::object());
     }
 
@@ -745,6 +755,7 @@ struct tts_api::call {
         auto k = st.create_api_key(entity_ref::gateway(id), name, *r, *exp);
         if (!k) return std::move(k).err();
         ojson j = k->key.to_json();
+        publish(registry_event("gateway.api-key.create", id).with_data("ttn.lorawan.v3.APIKey", j));
         ojson out;
         out["id"] = j["id"];
         out["key"] = k->token;
@@ -839,6 +850,7 @@ struct tts_api::call {
         }
         if (new_rights->empty() && has("rights")) {
             if (auto r = st.delete_api_key(owner, params[1]); !r) return std::move(r).err();
+            publish(registry_event("gateway.api-key.delete", id));
             return ok(ojson::object());
         }
         tts_state::api_key_update u;
@@ -847,6 +859,7 @@ struct tts_api::call {
         if (has("expires_at")) u.expires_at = expiry;
         auto k = st.update_api_key(owner, params[1], u);
         if (!k) return std::move(k).err();
+        publish(registry_event("gateway.api-key.update", id).with_data("ttn.lorawan.v3.APIKey", k->to_json()));
         return ok(k->to_json());
     }
 
@@ -857,6 +870,7 @@ struct tts_api::call {
         if (!a) return std::move(a).err();
         if (auto have = key_admin_rights(id, *a); !have) return std::move(have).err();
         if (auto r = st.delete_api_key(entity_ref::gateway(id), params[1]); !r) return std::move(r).err();
+        publish(registry_event("gateway.api-key.delete", id));
         return ok(ojson::object());
     }
 
@@ -1076,6 +1090,205 @@ struct tts_api::call {
         if (!list.empty()) out["frequency_plans"] = std::move(list);
         return ok(std::move(out));
     }
+
+    // ---- events (tts-api.md §4.11; pkg/events/grpc Stream) ----
+
+    std::string remote_ip() const {
+        std::string a = req.remote_address;
+        if (const auto colon = a.rfind(':'); colon != std::string::npos) a.resize(colon);
+        if (a.size() > 2 && a.front() == '[' && a.back() == ']') a = a.substr(1, a.size() - 2);
+        return a;
+    }
+
+    // An Identity Server event about one gateway, as the registry publishes it (WithAuthFromContext,
+    // WithClientInfoFromContext): from the IS's cluster, with the RPC's correlation ID.
+    event registry_event(std::string name, const std::string& gateway_id, std::optional<proto::eui64> eui = std::nullopt) const {
+        event e;
+        e.name = std::move(name);
+        e.gateway(gateway_id, eui);
+        e.cluster = st.home_cluster().name;
+        e.correlation_ids.push_back(fmt::format("rpc:{}:{}", full_method(rpc), st.events().new_id()));
+        e.with_authorization(authorization);
+        e.remote_ip = remote_ip();
+        if (auto ua = req.headers.get("User-Agent")) e.user_agent = std::string(*ua);
+        return e;
+    }
+
+    void publish(event e) const { st.events().publish(std::move(e)); }
+
+    // Set when events_stream failed while decoding the body (grpc-gateway answers those as unary errors).
+    bool events_decode_error = false;
+
+    struct stream_ids {
+        ojson rendered;           // EntityIdentifiers in proto order
+        std::string kind;         // "gateway", "application", "device", "user", "organization", "client", "" (none set)
+        std::string id;           // the entity ID (device: the application ID for rights)
+        std::string inner_field;  // "gateway_id", ...
+        std::string inner_value;
+    };
+
+    tts_result<event_stream> events_stream(const std::string& delimiter) {
+        // ---- decoding (protojson) ----
+        auto fail = [this](std::string message) -> tts_error {
+            events_decode_error = true;
+            return plain(grpc_code::invalid_argument, std::move(message));
+        };
+        std::vector<stream_ids> ids;
+        if (auto it = body.find("identifiers"); it != body.end() && !it->is_null()) {
+            if (!it->is_array()) return fail("invalid value for repeated field identifiers");
+            static constexpr std::array<std::array<std::string_view, 3>, 6> kinds{{{"application_ids", "application", "application_id"},
+                                                                                   {"client_ids", "client", "client_id"},
+                                                                                   {"device_ids", "device", "device_id"},
+                                                                                   {"gateway_ids", "gateway", "gateway_id"},
+                                                                                   {"organization_ids", "organization", "organization_id"},
+                                                                                   {"user_ids", "user", "user_id"}}};
+            for (const auto& item : *it) {
+                if (!item.is_object()) return fail("invalid value for message field identifiers");
+                stream_ids x;
+                x.rendered = ojson::object();
+                for (const auto& k : kinds) {
+                    auto f = item.find(std::string(k[0]));
+                    if (f == item.end() || f->is_null()) continue;
+                    if (!f->is_object()) return fail(fmt::format("invalid value for message field {}", k[0]));
+                    if (!x.kind.empty()) return fail("invalid value for oneof field ids: oneof set more than once");
+                    x.kind = std::string(k[1]);
+                    x.inner_field = std::string(k[2]);
+                    ojson inner = ojson::object();
+                    if (x.kind == "device") {
+                        // EndDeviceIdentifiers: device_id, application_ids, dev_eui, join_eui, dev_addr.
+                        inner["device_id"] = f->value("device_id", "");
+                        std::string app;
+                        if (auto a = f->find("application_ids"); a != f->end() && a->is_object()) app = a->value("application_id", "");
+                        inner["application_ids"] = ojson{{"application_id", app}};
+                        x.inner_value = inner["device_id"].get<std::string>();
+                        x.id = app;
+                    } else {
+                        auto v = f->find(x.inner_field);
+                        if (v != f->end() && !v->is_null() && !v->is_string())
+                            return fail(fmt::format("invalid value for string field {}", x.inner_field));
+                        x.inner_value = v != f->end() && v->is_string() ? v->get<std::string>() : std::string{};
+                        x.id = x.inner_value;
+                        if (!x.inner_value.empty()) inner[x.inner_field] = x.inner_value;
+                        if (x.kind == "gateway") {
+                            if (auto e = f->find("eui"); e != f->end() && !e->is_null()) {
+                                auto eui = parse_eui_json(*e);
+                                if (!eui) return fail(fmt::format("invalid value for EUI field eui: {}", e->dump()));
+                                inner["eui"] = eui->hex();
+                            }
+                        }
+                    }
+                    x.rendered[std::string(k[0])] = std::move(inner);
+                }
+                ids.push_back(std::move(x));
+            }
+        }
+        std::vector<std::string> patterns;
+        if (auto it = body.find("names"); it != body.end() && !it->is_null()) {
+            if (!it->is_array()) return fail("invalid value for repeated field names");
+            for (const auto& n : *it) {
+                if (!n.is_string()) return fail(fmt::format("invalid value for string field names: {}", n.dump()));
+                patterns.push_back(n.get<std::string>());
+            }
+        }
+        std::uint32_t tail = 0;
+        if (auto it = body.find("tail"); it != body.end() && !it->is_null()) {
+            if (it->is_number_unsigned() && it->get<std::uint64_t>() <= UINT32_MAX) tail = it->get<std::uint32_t>();
+            else if (it->is_string() && !it->get<std::string>().empty()) {
+                const auto t = it->get<std::string>();
+                const auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), tail);
+                if (ec != std::errc() || p != t.data() + t.size()) return fail("invalid value for uint32 field tail");
+            } else
+                return fail("invalid value for uint32 field tail");
+        }
+        std::optional<time_point> after;
+        if (auto it = body.find("after"); it != body.end() && !it->is_null()) {
+            auto t = it->is_string() ? parse_time(it->get<std::string>()) : std::nullopt;
+            if (!t) return fail(fmt::format("invalid value for timestamp field after: {}", it->dump()));
+            after = *t;
+        }
+
+        // ---- the stream interceptors: rate limit (grpc:stream:accept), then validation ----
+        std::string token_id;
+        if (authorization) {
+            const auto sp = authorization->find(' ');
+            if (sp != std::string::npos)
+                if (auto parts = split_token(std::string_view(*authorization).substr(sp + 1))) token_id = parts->id;
+        }
+        rate_resource resource;
+        resource.key = fmt::format("grpc:stream:accept:{}", full_method(rpc));
+        resource.classes = {resource.key, "grpc:stream:accept"};
+        if (!token_id.empty()) resource.key += ":token:" + token_id;
+        if (auto r = api.limiter_.take(resource)) {
+            r->apply_headers(headers);
+            if (r->limited) return tts_error::make("pkg/ratelimit:rate_limit_exceeded", {{"key", resource.key}, {"rate", r->limit}});
+        }
+        for (std::size_t i = 0; i < ids.size(); ++i) {
+            const auto& x = ids[i];
+            auto outer = [&](tts_error cause) {
+                return validation("StreamEventsRequest", fmt::format("identifiers[{}]", i), "embedded message failed validation")
+                    .with_cause(std::move(cause));
+            };
+            if (x.kind.empty())
+                return outer(tts_error::make("pkg/errors:validation",
+                                             {{"field", "ids"}, {"reason", "value is required"}, {"name", "EntityIdentifiersValidationError"}}));
+            if (x.kind == "gateway" && !valid_id(x.inner_value)) {
+                tts_error inner = x.inner_value.empty()
+                                      ? tts_error::make("pkg/errors:validation", {{"field", "gateway_id"},
+                                                                                  {"reason", "value length must be between 1 and 36 runes, inclusive"},
+                                                                                  {"name", "GatewayIdentifiersValidationError"}})
+                                      : tts_error::make("pkg/errors:validation", {{"field", "gateway_id"},
+                                                                                  {"reason", std::string(id_regex_reason)},
+                                                                                  {"name", "GatewayIdentifiersValidationError"}});
+                return outer(tts_error::make("pkg/errors:validation", {{"field", "gateway_ids"},
+                                                                       {"reason", "embedded message failed validation"},
+                                                                       {"name", "EntityIdentifiersValidationError"}})
+                                 .with_cause(std::move(inner)));
+            }
+        }
+
+        // ---- EventsServer.Stream ----
+        if (ids.empty()) return tts_error::make("pkg/events/grpc:no_identifiers");
+        auto names = names_from_patterns(patterns);
+        if (!names) return std::move(names).err();
+        auto a = auth();
+        if (!a) return std::move(a).err();
+        event_filter filter;
+        filter.names = *names;
+        filter.cluster = cluster;
+        for (const auto& x : ids) {  // rights.RequireAny
+            if (x.kind == "gateway") {
+                auto have = st.gateway_rights(*a, x.id);
+                if (!have) return std::move(have).err();
+                if (have->empty()) return tts_error::make("pkg/auth/rights:no_gateway_rights", {{"uid", x.id}});
+                filter.gateway_rights[x.id] = *have;
+                filter.identifiers.push_back(entity_ref::gateway(x.id));
+            } else if (x.kind == "user" || x.kind == "organization") {
+                const auto e = x.kind == "user" ? entity_ref::user(x.id) : entity_ref::organization(x.id);
+                const rights have = st.entity_rights(*a, e);
+                if (have.empty()) return tts_error::make(fmt::format("pkg/auth/rights:no_{}_rights", x.kind), {{"uid", x.id}});
+                filter.entity_rights[fmt::format("{}:{}", e.type_name(), e.id)] = have;
+                filter.identifiers.push_back(e);
+            } else if (x.kind == "client") {
+                return tts_error::make("pkg/auth/rights:no_client_rights", {{"uid", x.id}});
+            } else {  // application, device: the emulator has no applications
+                return tts_error::make("pkg/auth/rights:no_application_rights", {{"uid", x.id}});
+            }
+        }
+        event_stream out;
+        out.filter = std::move(filter);
+        out.tail = tail;
+        out.after = after;
+        out.delimiter = delimiter;
+        event& start = out.start;
+        start.name = "events.stream.start";
+        start.time = st.clock().now();
+        for (const auto& x : ids) start.identifiers.push_back(x.rendered);
+        if (!names->empty()) start.with_value(ojson(*names));
+        start.correlation_ids.push_back(fmt::format("rpc:{}:{}", full_method(rpc), st.events().new_id()));
+        start.origin = event_bus::origin_of(cluster);
+        start.unique_id = st.events().new_id();
+        return out;
+    }
 };
 
 // =================================================================================================
@@ -1279,7 +1492,7 @@ api_result tts_api::handle(const proto::http_request& request, std::string_view 
         else cluster = state_->home_cluster().name;
     }
 
-    call c{*this, *state_, request, cluster, std::nullopt, std::move(params), std::string(found->rpc), json::object(), {}};
+    call c{*this, *state_, request, cluster, std::nullopt, std::move(params), std::string(found->rpc), json::object(), {}, false};
     if (auto h = request.headers.get("Authorization")) c.authorization = std::string(*h);
 
     // ---- body ----
@@ -1296,6 +1509,34 @@ api_result tts_api::handle(const proto::http_request& request, std::string_view 
             }
             c.body = snake_keys(b);
         }
+    }
+
+    if (found->handler == h_events) {
+        // grpc-gateway: the marshaler is chosen by an Accept value equal to "text/event-stream".
+        bool sse = false;
+        for (const auto& [k, v] : request.headers.items)
+            if (proto::iequals(k, "Accept") && v == "text/event-stream") sse = true;
+        const std::string delimiter = sse ? "\n\n" : "\n";
+        auto plan = c.events_stream(delimiter);
+        if (!plan && c.events_decode_error) {
+            send_error(plan.err(), &c.headers);
+            return result;
+        }
+        proto::http_response& resp = result.response;
+        result.act = api_result::action::stream;
+        for (const auto& [k, v] : c.headers.items) resp.headers.add(k, v);
+        resp.headers.set("Content-Type", sse ? "text/event-stream" : "application/json");
+        if (!plan) {
+            // handleForwardResponseStreamError before the first message: {"error": Status} + delimiter.
+            resp.status = plan.err().http_status();
+            ojson body;
+            body["error"] = plan.err().status_json(correlation_id);
+            resp.body = body.dump() + delimiter;
+            return result;
+        }
+        resp.status = 200;
+        result.events = std::make_shared<const event_stream>(std::move(*plan));
+        return result;
     }
 
     outcome out = [&]() -> outcome {
@@ -1326,7 +1567,7 @@ api_result tts_api::handle(const proto::http_request& request, std::string_view 
         case h_stats: return c.connection_stats();
         case h_batch_stats: return c.batch_connection_stats();
         case h_plans: return c.frequency_plans();
-        case h_events: return plain(grpc_code::unimplemented, "the events stream is not emulated");
+        case h_events: break;  // answered above
         }
         return plain(grpc_code::unimplemented, "Not Implemented");
     }();

@@ -26,9 +26,24 @@ std::string host_of(std::string_view address) {
 
 bool is_loopback_name(std::string_view host) { return host == "localhost" || host == "127.0.0.1" || host == "::1" || host.starts_with("127."); }
 
+// A chain variant's size setting ("chain_length" / "chain_bytes"): absent = the default; otherwise
+// an integer in [min, max], and only for the long_chain and big_chain variants.
+proto::result<std::size_t> chain_setting(const nlohmann::json& spec, const char* key, const std::string& variant, std::size_t fallback,
+                                         std::size_t min, std::size_t max) {
+    if (!spec.is_object() || !spec.contains(key)) return fallback;
+    if (variant != "long_chain" && variant != "big_chain")
+        return proto::make_error(emu_errc::bad_scenario, "/tls: {} applies only to the long_chain and big_chain certificates, not {}", key,
+                                 variant);
+    const auto& v = spec[key];
+    if (!v.is_number_unsigned() || v.get<std::uint64_t>() < min || v.get<std::uint64_t>() > max)
+        return proto::make_error(emu_errc::bad_scenario, "/tls: {} must be an integer from {} to {}", key, min, max);
+    return static_cast<std::size_t>(v.get<std::uint64_t>());
+}
+
 // The TLS a cluster's listeners present: the emulator's normal certificate, or one of the faults
 // of the disconnected-catalogue (expired, wrong host name, unknown CA, RSA instead of ECDSA), a
-// slow handshake, a capped TLS version. `spec` is the scenario's "tls"."<cluster>" object.
+// chain too long or too big for a constrained station (valid under the emulator's CA), a slow
+// handshake, a capped TLS version. `spec` is the scenario's "tls"."<cluster>" object.
 proto::result<net::tls_server_config> cluster_tls(const pki::key_and_cert& ca, const std::vector<std::string>& sans, const nlohmann::json& spec) {
     std::string variant = "valid";
     net::tls_server_config tls;
@@ -37,6 +52,21 @@ proto::result<net::tls_server_config> cluster_tls(const pki::key_and_cert& ca, c
         if (auto d = spec.find("handshake_delay_ms"); d != spec.end() && d->is_number_unsigned())
             tls.handshake_delay = std::chrono::milliseconds(d->get<std::uint64_t>());
         if (spec.value("max_version", std::string("1.3")) == "1.2") tls.max_version = net::tls_version::tls1_2;
+    }
+    const bool big = variant == "big_chain";
+    auto chain_length = chain_setting(spec, "chain_length", variant, big ? 1 : 4, big ? 1 : 0, 16);
+    if (!chain_length) return chain_length.err();
+    auto chain_bytes = chain_setting(spec, "chain_bytes", variant, 20480, 1, 65536);
+    if (!chain_bytes) return chain_bytes.err();
+    if (variant == "long_chain" || big) {
+        pki::chain_options o;
+        o.intermediates = *chain_length;
+        if (big) o.min_der_bytes = *chain_bytes;
+        auto chain = pki::make_chain(ca, "ttigctl emulate tts", sans, o);
+        if (!chain) return chain.err();
+        tls.cert_chain_pem = chain->chain_pem();
+        tls.key_pem = chain->leaf.key_pem;
+        return tls;
     }
     proto::result<pki::key_and_cert> leaf = proto::error{};
     if (variant == "valid") {
@@ -52,7 +82,8 @@ proto::result<net::tls_server_config> cluster_tls(const pki::key_and_cert& ca, c
     } else if (variant == "rsa") {
         leaf = pki::make_leaf(ca, "ttigctl emulate tts", sans, pki::key_kind::rsa2048);
     } else {
-        return proto::make_error(emu_errc::bad_scenario, "/tls: certificate '{}' is not valid, expired, wrong_host, unknown_ca or rsa", variant);
+        return proto::make_error(emu_errc::bad_scenario,
+                                 "/tls: certificate '{}' is not valid, expired, wrong_host, unknown_ca, rsa, long_chain or big_chain", variant);
     }
     if (!leaf) return leaf.err();
     tls.cert_chain_pem = leaf->cert_pem;
@@ -99,6 +130,28 @@ struct cluster_runtime {
         }
     }
 };
+
+// POST /api/v3/events: a chunked response; the start event, then history and live events from the
+// state's event bus until the client goes away or the server stops (tts-api.md §4.11).
+static void serve_events(const std::weak_ptr<cluster_runtime>& weak, const net::responder& r, api_result res) {
+    auto cr = weak.lock();
+    if (!cr) return r.reset();
+    std::string first = std::move(res.response.body);
+    res.response.body.clear();
+    auto w = r.stream(std::move(res.response));
+    if (!res.events) {  // an error before the first message
+        w.write(std::move(first));
+        w.end();
+        return;
+    }
+    auto plan = res.events;
+    w.write(plan->frame(plan->start));
+    event_bus& bus = cr->state->events();
+    const auto id = bus.subscribe(plan->filter, plan->tail, plan->after, [w, plan](const event& e) { w.write(plan->frame(e)); });
+    w.on_close([weak, id](bool) {
+        if (auto c = weak.lock()) c->state->events().unsubscribe(id);
+    });
+}
 
 struct tts_emulator::impl {
     boost::asio::io_context* ioc = nullptr;
@@ -229,6 +282,7 @@ proto::result<std::unique_ptr<tts_emulator>> tts_emulator::start(boost::asio::io
                     break;
                 case api_result::action::reset: r.reset(); break;
                 case api_result::action::blackhole: r.stall(); break;
+                case api_result::action::stream: serve_events(weak, r, std::move(res)); break;
             }
         });
         // Control endpoint (not part of TTS): faults and rate limits at run time, admin key only.

@@ -1,4 +1,5 @@
 #include <ttig/emu/tts_state.hpp>
+#include <ttig/emu/events.hpp>
 #include <ttig/proto/bytes.hpp>
 #include <ttig/store/database.hpp>
 
@@ -11,6 +12,7 @@
 #include <mutex>
 #include <regex>
 #include <set>
+#include <unordered_map>
 
 namespace ttig::emu {
 
@@ -1325,6 +1327,7 @@ struct tts_state::impl {
     state_options opt;
     store::database db;
     mutable std::recursive_mutex mu;
+    std::unique_ptr<event_bus> events = std::make_unique<event_bus>(*clock);  // has its own lock
 
     struct cache_entry {
         time_point at;
@@ -1332,6 +1335,7 @@ struct tts_state::impl {
     };
     std::map<std::string, cache_entry> rights_cache;
     time_point last_cleanup{};
+    secret_memo verified_keys;
 
     impl(const proto::clock& c, state_options o, store::database d) : clock(&c), opt(std::move(o)), db(std::move(d)) {}
 
@@ -1360,15 +1364,52 @@ struct tts_state::impl {
         return st;
     }
 
+    // Parsed gateway and user documents as last read, valid while the database is unchanged
+    // (store::database::total_changes is the generation). Filled only outside transactions, so a
+    // rolled-back change is never remembered. Bounded; cleared when full.
+    static constexpr std::size_t doc_cache_limit = 1024;
+    struct cached_gateway {
+        gateway g;
+        bool deleted = false;
+    };
+    std::int64_t doc_generation = -1;
+    std::unordered_map<std::string, cached_gateway> gateway_docs;
+    std::unordered_map<std::string, user_info> user_docs;
+
+    // True when the caches may be read and filled now.
+    bool doc_cache_valid() {
+        if (db.in_transaction()) return false;
+        const auto gen = db.total_changes();
+        if (gen != doc_generation) {
+            gateway_docs.clear();
+            user_docs.clear();
+            doc_generation = gen;
+        }
+        return true;
+    }
+
     std::optional<gateway> load_gateway(std::string_view id, bool include_deleted) {
-        auto st = query("SELECT doc, deleted_at FROM gateways WHERE gateway_id = ?1", std::string(id));
+        const bool cacheable = doc_cache_valid();
+        std::string key(id);
+        if (cacheable) {
+            if (auto it = gateway_docs.find(key); it != gateway_docs.end()) {
+                if (!include_deleted && it->second.deleted) return std::nullopt;
+                return it->second.g;
+            }
+        }
+        auto st = query("SELECT doc, deleted_at FROM gateways WHERE gateway_id = ?1", key);
         if (!st) return std::nullopt;
         auto row = st->step();
         if (!row || !*row) return std::nullopt;
-        if (!include_deleted && !st->is_null(1)) return std::nullopt;
+        const bool deleted = !st->is_null(1);
         gateway g;
         g.doc = ojson::parse(st->column_text(0), nullptr, false);
         if (g.doc.is_discarded()) return std::nullopt;
+        if (cacheable) {
+            if (gateway_docs.size() >= doc_cache_limit) gateway_docs.clear();
+            gateway_docs.insert_or_assign(std::move(key), cached_gateway{g, deleted});
+        }
+        if (!include_deleted && deleted) return std::nullopt;
         return g;
     }
 
@@ -1381,6 +1422,18 @@ struct tts_state::impl {
     }
 
     std::optional<user_info> load_user(std::string_view id) {
+        const bool cacheable = doc_cache_valid();
+        if (cacheable)
+            if (auto it = user_docs.find(std::string(id)); it != user_docs.end()) return it->second;
+        auto u = read_user(id);
+        if (u && cacheable) {
+            if (user_docs.size() >= doc_cache_limit) user_docs.clear();
+            user_docs.insert_or_assign(u->user_id, *u);
+        }
+        return u;
+    }
+
+    std::optional<user_info> read_user(std::string_view id) {
         auto st = query("SELECT doc FROM users WHERE user_id = ?1", std::string(id));
         if (!st) return std::nullopt;
         auto row = st->step();
@@ -1509,6 +1562,7 @@ proto::result<std::unique_ptr<tts_state>> tts_state::open(const proto::clock& cl
 }
 
 const proto::clock& tts_state::clock() const noexcept { return *p_->clock; }
+event_bus& tts_state::events() const noexcept { return *p_->events; }
 const state_options& tts_state::options() const noexcept { return p_->opt; }
 
 void tts_state::set_rights_cache_ttl(nanoseconds ttl) {
@@ -2045,7 +2099,9 @@ tts_result<auth_info> tts_state::authenticate(std::optional<std::string_view> au
     if (!key)
         return tts_error::make("pkg/identityserver:api_key_not_found")
             .with_cause(tts_error::make("pkg/identityserver/store:api_key_not_found", {{"api_key_id", parts->id}}));
-    if (!verify_secret(hash, parts->secret)) return tts_error::make("pkg/identityserver:invalid_authorization");
+    const bool valid = p_->opt.key_verify_memo ? p_->verified_keys.verify(hash, parts->secret)
+                                               : verify_secret(hash, parts->secret);
+    if (!valid) return tts_error::make("pkg/identityserver:invalid_authorization");
     if (key->expires_at && *key->expires_at < p_->now()) return tts_error::make("pkg/identityserver:api_key_expired");
     a.authenticated = true;
     a.key = *key;

@@ -18,6 +18,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/status.hpp>
 
@@ -360,6 +361,87 @@ asio::awaitable<response_result> run_request(std::shared_ptr<http_client::impl> 
     co_return to_proto(std::move(*res));
 }
 
+// A request whose body is read piece by piece until it ends, the deadline expires or on_data says stop.
+asio::awaitable<stream_result> run_stream_request(std::shared_ptr<http_client::impl> self, proto::http_request req, stream_options opts) {
+    using conn = http_client::impl::conn;
+    auto ex = co_await asio::this_coro::executor;
+    auto base = parse_url(opts.base_url);
+    if (!base) co_return std::move(base).err();
+    if (base->websocket()) co_return proto::make_error(net_errc::bad_url, "\"{}\": use a ws_client for ws/wss URLs", opts.base_url);
+    url u = *base;
+    std::string prefix = base->target == "/" ? std::string{} : base->target;
+    while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+    std::string target = req.target.empty() ? "/" : req.target;
+    if (target.front() != '/') target.insert(target.begin(), '/');
+    u.target = prefix + target;
+
+    ssl_ctx_ptr ctx;
+    if (u.tls()) {
+        auto c = self->tls_ctx();
+        if (!c) co_return c.err();
+        ctx = *c;
+    }
+    auto wd = arm_watchdog(ex, opts.deadline);
+    struct guard_t {
+        watchdog& w;
+        ~guard_t() { disarm(w); }
+    } guard{*wd};
+
+    const std::string key = u.scheme + "://" + u.host_header();
+    auto c = self->take(key);
+    if (!c) {
+        auto s = co_await open_stream(u, self->cfg, ctx.get(), false, *wd, nullptr);
+        if (!s) co_return std::move(s).err();
+        c = std::make_unique<conn>(std::move(*s));
+        self->opened.fetch_add(1);
+    }
+    wd->on_expire = [st = &c->stream] { st->close(); };
+    req.target = u.target;
+    const std::string who = u.host_header();
+    const std::string wire = serialize_request(req, who, self->cfg.user_agent);
+    auto [wec, wn] = co_await asio::async_write(c->stream, asio::buffer(wire), use_tuple);
+    if (wec) co_return map_error(wec, wd->expired, fmt::format("send request to {}", who));
+
+    http::response_parser<http::buffer_body> parser;
+    parser.header_limit(64u << 10);
+    parser.body_limit(opts.body_limit);
+    if (req.method == "HEAD") parser.skip(true);
+    auto [hec, hn] = co_await http::async_read_header(c->stream, c->buffer, parser, use_tuple);
+    if (hec) co_return map_error(hec, wd->expired, fmt::format("read response from {}", who));
+    streamed_response out;
+    out.response.status = static_cast<int>(parser.get().result_int());
+    for (const auto& f : parser.get()) out.response.headers.add(std::string(f.name_string()), std::string(f.value()));
+    if (opts.on_head && !opts.on_head(out.response)) out.stopped = true;
+
+    std::array<char, 16384> piece{};
+    while (!out.stopped && !parser.is_done()) {
+        parser.get().body().data = piece.data();
+        parser.get().body().size = piece.size();
+        auto [rec, rn] = co_await http::async_read_some(c->stream, c->buffer, parser, use_tuple);
+        const std::size_t got = piece.size() - parser.get().body().size;
+        if (got > 0) {
+            const std::string_view data(piece.data(), got);
+            out.response.body.append(data);
+            if (opts.on_data && !opts.on_data(data)) {
+                out.stopped = true;
+                break;
+            }
+        }
+        if (rec == http::error::need_buffer) continue;
+        if (rec) {
+            if (wd->expired) out.deadline_expired = true;
+            else out.error = map_error(rec, false, fmt::format("read response body from {}", who));
+            break;
+        }
+    }
+    out.complete = parser.is_done();
+    const bool reuse = out.complete && parser.keep_alive() && !wd->expired && c->stream.is_open() && c->buffer.size() == 0;
+    wd->on_expire = nullptr;
+    if (reuse) self->put(key, std::move(c));
+    else if (c) c->stream.close();
+    co_return out;
+}
+
 }  // namespace
 
 http_client::http_client(asio::any_io_executor ex, client_config cfg) : impl_(std::make_shared<impl>(std::move(ex), std::move(cfg))) {}
@@ -392,6 +474,32 @@ response_result http_client::request(proto::http_request req, const request_opti
     if (!own_ioc_) return proto::make_error(net_errc::aborted, "blocking request() needs a client that owns its io_context");
     std::optional<response_result> out;
     async_request(std::move(req), opts, [&out](response_result r) { out.emplace(std::move(r)); });
+    own_ioc_->restart();
+    own_ioc_->run();
+    if (!out) return proto::make_error(net_errc::aborted, "the request did not complete");
+    return std::move(*out);
+}
+
+void http_client::stream_impl(proto::http_request req, stream_options opts, asio::any_completion_handler<stream_signature> handler) {
+    auto self = impl_;
+    auto strand = asio::make_strand(self->ex);
+    auto hex = asio::get_associated_executor(handler, self->ex);
+    auto out = std::make_shared<std::optional<stream_result>>();
+    auto body = [](std::shared_ptr<impl> s, proto::http_request r, stream_options o,
+                   std::shared_ptr<std::optional<stream_result>> slot) -> asio::awaitable<void> {
+        slot->emplace(co_await run_stream_request(std::move(s), std::move(r), std::move(o)));
+    };
+    asio::co_spawn(strand, body(self, std::move(req), std::move(opts), out),
+                   asio::bind_executor(hex, [h = std::move(handler), out](std::exception_ptr e) mutable {
+                       if (e || !*out) std::move(h)(stream_result(proto::make_error(net_errc::io, "internal error in the HTTP client")));
+                       else std::move(h)(std::move(**out));
+                   }));
+}
+
+stream_result http_client::request_stream(proto::http_request req, const stream_options& opts) {
+    if (!own_ioc_) return proto::make_error(net_errc::aborted, "blocking request_stream() needs a client that owns its io_context");
+    std::optional<stream_result> out;
+    async_request_stream(std::move(req), opts, [&out](stream_result r) { out.emplace(std::move(r)); });
     own_ioc_->restart();
     own_ioc_->run();
     if (!out) return proto::make_error(net_errc::aborted, "the request did not complete");

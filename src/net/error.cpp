@@ -44,6 +44,8 @@ constexpr std::array tls_table{
     proto::errc_entry{v(tls_errc::version_mismatch), "version_mismatch", "no common TLS version"},
     proto::errc_entry{v(tls_errc::rejected_by_peer), "rejected_by_peer", "peer aborted the TLS handshake"},
     proto::errc_entry{v(tls_errc::bad_config), "bad_config", "unusable TLS configuration"},
+    proto::errc_entry{v(tls_errc::chain_too_long), "chain_too_long", "certificate chain is longer than allowed"},
+    proto::errc_entry{v(tls_errc::chain_too_big), "chain_too_big", "certificate chain is bigger than allowed"},
 };
 
 constinit const proto::table_category net_cat{"net", net_table};
@@ -80,6 +82,8 @@ tls_errc tls_errc_from_verify_result(long r) noexcept {
     case X509_V_ERR_CERT_NOT_YET_VALID:
     case X509_V_ERR_CRL_NOT_YET_VALID:
         return tls_errc::not_yet_valid;
+    case X509_V_ERR_CERT_CHAIN_TOO_LONG:
+        return tls_errc::chain_too_long;
     default:
         return tls_errc::verify_failed;
     }

@@ -2,6 +2,8 @@
 // WebSocket sessions live in ws.cpp; this file hands an accepted upgrade over to them.
 #include "net/detail.hpp"
 
+#include <ttig/net/http_client.hpp>
+
 #include <fmt/format.h>
 
 #include <boost/asio/dispatch.hpp>
@@ -128,8 +130,9 @@ struct server_state : server_core {
 class http_session;
 
 struct responder_state {
-    responder_state(std::weak_ptr<http_session> s, asio::any_io_executor e, std::uint64_t q, std::uint64_t c, route_params p)
-        : session(std::move(s)), ex(std::move(e)), seq(q), conn_id(c), params(std::move(p)) {}
+    responder_state(std::weak_ptr<http_session> s, asio::any_io_executor e, std::uint64_t q, std::uint64_t c, route_params p,
+                    std::size_t limit)
+        : session(std::move(s)), ex(std::move(e)), seq(q), conn_id(c), params(std::move(p)), stream_limit(limit) {}
     ~responder_state();
 
     std::weak_ptr<http_session> session;
@@ -137,8 +140,66 @@ struct responder_state {
     std::uint64_t seq;
     std::uint64_t conn_id;
     route_params params;
+    std::size_t stream_limit;
     std::atomic<bool> done{false};
 };
+
+// One chunked response (responder::stream), shared by the writers and the session.
+struct stream_state {
+    stream_state(std::weak_ptr<http_session> s, asio::any_io_executor e, std::size_t l)
+        : session(std::move(s)), ex(std::move(e)), limit(l) {}
+
+    std::weak_ptr<http_session> session;
+    asio::any_io_executor ex;
+    std::size_t limit;
+    std::atomic<bool> open{true};        // writes accepted
+    std::atomic<std::size_t> queued{0};  // payload bytes written by the handler, not yet on the wire
+    std::mutex mu;
+    std::function<void(bool)> on_close;  // guarded by mu
+    bool fired = false;                  // guarded by mu
+    bool ended = false;                  // guarded by mu
+
+    // The stream is over: runs the callback once (on the strand, or from the session's destructor).
+    void finish(bool ended_ok) {
+        open = false;
+        std::function<void(bool)> f;
+        {
+            std::lock_guard lock(mu);
+            if (fired) return;
+            fired = true;
+            ended = ended_ok;
+            f = std::move(on_close);
+            on_close = nullptr;
+        }
+        if (f) f(ended_ok);
+    }
+};
+
+namespace {
+
+bool has_line_break(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
+
+// Status line and fields of a chunked response (Content-Length and Transfer-Encoding of `head`
+// are replaced).
+std::string serialize_stream_head(const proto::http_response& head, bool close) {
+    std::string_view reason = reason_phrase(head.status);
+    std::string out = fmt::format("HTTP/1.1 {} {}\r\n", head.status, reason.empty() ? "Unknown" : reason);
+    for (const auto& [name, value] : head.headers.items) {
+        if (proto::iequals(name, "Content-Length") || proto::iequals(name, "Transfer-Encoding")) continue;
+        if (close && proto::iequals(name, "Connection")) continue;
+        if (name.empty() || has_line_break(name) || has_line_break(value)) continue;
+        out += name;
+        out += ": ";
+        out += value;
+        out += "\r\n";
+    }
+    out += "Transfer-Encoding: chunked\r\n";
+    if (close) out += "Connection: close\r\n";
+    out += "\r\n";
+    return out;
+}
+
+}  // namespace
 
 class http_session final : public closable, public std::enable_shared_from_this<http_session> {
 public:
@@ -159,6 +220,7 @@ public:
 
     ~http_session() override {
         if (!handed_over_) core_->remove(id_);
+        if (auto st = std::exchange(chunked_, nullptr)) st->finish(false);
     }
 
     void run() {
@@ -181,15 +243,59 @@ public:
             return;
         }
         awaiting_ = false;
+        const auto hold = std::move(pending_self_);
         bool close = !keep_alive_ || core_->is_stopped();
         if (auto c = res.headers.get("Connection"); c && proto::iequals(*c, "close")) close = true;
         write_response(serialize_response(res, head_, close), close);
+    }
+
+    // ---- chunked responses (called on the strand by responders and stream writers) ----
+
+    void deliver_stream(std::uint64_t seq, const proto::http_response& head, const std::shared_ptr<stream_state>& st) {
+        if (closed_ || seq != seq_ || !awaiting_) return st->finish(false);
+        awaiting_ = false;
+        const auto hold = std::move(pending_self_);
+        bool close = !keep_alive_ || core_->is_stopped();
+        if (auto c = head.headers.get("Connection"); c && proto::iequals(*c, "close")) close = true;
+        chunked_ = st;
+        chunk_ending_ = false;
+        chunk_close_after_ = close;
+        chunk_q_.emplace_back(serialize_stream_head(head, close), 0);
+        start_watch();
+        pump();
+    }
+
+    void stream_write(const std::shared_ptr<stream_state>& st, std::string chunk) {
+        const std::size_t n = chunk.size();
+        if (closed_ || chunked_ != st || chunk_ending_) {
+            st->queued -= n;
+            return;
+        }
+        std::string framed = fmt::format("{:x}\r\n", n);
+        framed += chunk;
+        framed += "\r\n";
+        chunk_q_.emplace_back(std::move(framed), n);
+        pump();
+    }
+
+    void stream_end(const std::shared_ptr<stream_state>& st) {
+        if (closed_ || chunked_ != st || chunk_ending_) return;
+        chunk_ending_ = true;
+        chunk_q_.emplace_back("0\r\n\r\n", 0);
+        pump();
+    }
+
+    void stream_abort(const std::shared_ptr<stream_state>& st) {
+        if (closed_ || chunked_ != st) return;
+        core_->log(log_level::debug, fmt::format("connection {} from {}: chunked response aborted", id_, remote_));
+        do_close();
     }
 
     void reset_by_responder(std::uint64_t seq) {
         if (closed_ || seq != seq_ || !awaiting_) return;
         core_->log(log_level::debug, fmt::format("connection {} from {}: reset by handler", id_, remote_));
         closed_ = true;
+        const auto hold = std::move(pending_self_);
         timer_.cancel();
         stream_.reset();
         core_->remove(id_);
@@ -207,11 +313,89 @@ public:
     void stall_by_responder(std::uint64_t seq) {
         if (closed_ || seq != seq_ || !awaiting_) return;
         stalled_ = true;
+        const auto hold = std::move(pending_self_);
         timer_.cancel();
         do_discard(false);
     }
 
 private:
+    // Writes what is queued, several chunks per write.
+    void pump() {
+        if (closed_ || chunk_writing_ || chunk_q_.empty()) return;
+        chunk_writing_ = true;
+        out_.clear();
+        std::size_t payload = 0;
+        while (!chunk_q_.empty() && (out_.empty() || out_.size() + chunk_q_.front().first.size() <= (64u << 10))) {
+            out_ += chunk_q_.front().first;
+            payload += chunk_q_.front().second;
+            chunk_q_.pop_front();
+        }
+        arm(core_->opts.write_timeout);
+        asio::async_write(stream_, asio::buffer(out_), [self = shared_from_this(), payload](error_code ec, std::size_t) {
+            self->on_chunks_written(ec, payload);
+        });
+    }
+
+    void on_chunks_written(error_code ec, std::size_t payload) {
+        timer_.cancel();
+        chunk_writing_ = false;
+        out_ = std::string{};
+        if (chunked_) chunked_->queued -= payload;
+        if (closed_) return;
+        if (ec) {
+            core_->log(log_level::debug, fmt::format("connection {} from {}: chunked write failed: {}", id_, remote_, ec.message()));
+            return do_close();
+        }
+        if (!chunk_q_.empty()) return pump();
+        if (!chunk_ending_ || !chunked_) return;
+        // The terminal chunk is out: the response is complete.
+        auto st = std::exchange(chunked_, nullptr);
+        chunk_ending_ = false;
+        st->finish(true);
+        if (closed_) return;
+        if (watching_) {
+            // Stop watching; on_watch goes on with the next request (or the close).
+            error_code ignored;
+            stream_.socket().cancel(ignored);
+            return;
+        }
+        after_stream();
+    }
+
+    void after_stream() {
+        if (chunk_close_after_) return do_linger_close();
+        do_read();
+    }
+
+    // While a chunked response is open: a read that notices the client going away. Bytes that
+    // arrive (a pipelined request) are kept for the next request.
+    void start_watch() {
+        if (watching_ || closed_) return;
+        if (!scratch_) scratch_ = std::make_unique<std::array<char, 512>>();
+        watching_ = true;
+        stream_.async_read_some(asio::buffer(*scratch_), [self = shared_from_this()](error_code ec, std::size_t n) { self->on_watch(ec, n); });
+    }
+
+    void on_watch(error_code ec, std::size_t n) {
+        watching_ = false;
+        if (closed_) return;
+        if (n > 0) {
+            auto dst = buffer_.prepare(n);
+            asio::buffer_copy(dst, asio::buffer(scratch_->data(), n));
+            buffer_.commit(n);
+        }
+        if (chunked_) {
+            if (ec) {
+                core_->log(log_level::debug, fmt::format("connection {} from {}: client went away during a chunked response", id_, remote_));
+                return do_close();
+            }
+            if (buffer_.size() > core_->opts.header_limit + core_->opts.body_limit) return do_close();
+            return start_watch();
+        }
+        if (ec && ec != asio::error::operation_aborted) return do_close();
+        after_stream();
+    }
+
     void on_start() {
         core_->add(id_, weak_from_this());
         if (core_->is_stopped()) return do_close();
@@ -331,7 +515,11 @@ private:
         }
         ++seq_;
         awaiting_ = true;
-        auto state = std::make_shared<responder_state>(weak_from_this(), ex_, seq_, id_, std::move(best_params));
+        // The session keeps itself alive until the handler answers (or the connection closes):
+        // the handler may answer later from any thread, holding only the responder.
+        pending_self_ = shared_from_this();
+        auto state =
+            std::make_shared<responder_state>(weak_from_this(), ex_, seq_, id_, std::move(best_params), core_->opts.stream_queue_limit);
         responder resp(state);
         http_handler handler;
         if (best) {
@@ -453,11 +641,14 @@ private:
     void do_close() {
         if (closed_) return;
         closed_ = true;
+        const auto hold = std::move(pending_self_);
         release_slot();
         timer_.cancel();
         if (delay_timer_) delay_timer_->cancel();
         stream_.close();
         core_->remove(id_);
+        chunk_q_.clear();
+        if (auto st = std::exchange(chunked_, nullptr)) st->finish(false);
     }
 
     std::shared_ptr<server_state> core_;
@@ -476,6 +667,7 @@ private:
     std::unique_ptr<std::array<char, 512>> scratch_;
     std::uint64_t seq_ = 0;
     bool awaiting_ = false;
+    std::shared_ptr<http_session> pending_self_;  // set while awaiting_ (see dispatch)
     bool keep_alive_ = true;
     bool head_ = false;
     bool close_after_ = false;
@@ -483,6 +675,13 @@ private:
     bool stalled_ = false;
     bool handed_over_ = false;
     bool holds_slot_ = false;  // counts against max_concurrent_handshakes
+    // The chunked response in progress, if any.
+    std::shared_ptr<stream_state> chunked_;
+    std::deque<std::pair<std::string, std::size_t>> chunk_q_;  // framed bytes, payload size
+    bool chunk_writing_ = false;
+    bool chunk_ending_ = false;  // the terminal chunk is queued
+    bool chunk_close_after_ = false;
+    bool watching_ = false;  // start_watch's read is pending
 };
 
 bool server_state::admit_handshake(const std::shared_ptr<http_session>& s) {
@@ -648,6 +847,74 @@ void responder::stall() const {
     asio::post(state_->ex, [s = state_->session, q = state_->seq] {
         if (auto p = s.lock()) p->stall_by_responder(q);
     });
+}
+
+stream_writer responder::stream(proto::http_response head) const {
+    if (!state_ || state_->done.exchange(true)) {
+        auto closed = std::make_shared<detail::stream_state>(std::weak_ptr<detail::http_session>{}, asio::any_io_executor{}, 0);
+        closed->open = false;
+        closed->fired = true;
+        return stream_writer(std::move(closed));
+    }
+    auto st = std::make_shared<detail::stream_state>(state_->session, state_->ex, state_->stream_limit);
+    asio::post(state_->ex, [s = state_->session, q = state_->seq, head = std::move(head), st]() mutable {
+        if (auto p = s.lock()) p->deliver_stream(q, head, st);
+        else st->finish(false);
+    });
+    return stream_writer(std::move(st));
+}
+
+// ---- stream_writer -------------------------------------------------------------------------------
+
+bool stream_writer::write(std::string chunk) const {
+    if (!s_ || !s_->open) return false;
+    if (chunk.empty()) return true;
+    const std::size_t n = chunk.size();
+    if (s_->queued.fetch_add(n) + n > s_->limit) {
+        s_->queued -= n;
+        abort();
+        return false;
+    }
+    asio::post(s_->ex, [st = s_, chunk = std::move(chunk)]() mutable {
+        if (auto p = st->session.lock()) p->stream_write(st, std::move(chunk));
+        else st->finish(false);
+    });
+    return true;
+}
+
+void stream_writer::end() const {
+    if (!s_ || !s_->open.exchange(false)) return;
+    asio::post(s_->ex, [st = s_] {
+        if (auto p = st->session.lock()) p->stream_end(st);
+        else st->finish(false);
+    });
+}
+
+void stream_writer::abort() const {
+    if (!s_) return;
+    s_->open = false;
+    if (!s_->ex) return;
+    asio::post(s_->ex, [st = s_] {
+        if (auto p = st->session.lock()) p->stream_abort(st);
+        st->finish(false);
+    });
+}
+
+bool stream_writer::is_open() const noexcept { return s_ && s_->open; }
+
+void stream_writer::on_close(std::function<void(bool)> callback) const {
+    if (!s_ || !callback) return;
+    bool ended = false;
+    {
+        std::lock_guard lock(s_->mu);
+        if (!s_->fired) {
+            s_->on_close = std::move(callback);
+            return;
+        }
+        ended = s_->ended;
+    }
+    if (s_->ex) asio::post(s_->ex, [f = std::move(callback), ended] { f(ended); });
+    else callback(ended);
 }
 
 const route_params& responder::params() const noexcept {

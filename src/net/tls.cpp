@@ -141,6 +141,12 @@ proto::result<ssl_ctx_ptr> make_client_ctx(const tls_client_config& cfg) {
     common_setup(raw);
     if (auto r = set_versions(raw, cfg.min_version, cfg.max_version); !r) return std::move(r).err();
     SSL_CTX_set_verify(raw, cfg.insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, nullptr);
+    if (cfg.max_chain_depth >= 0) SSL_CTX_set_verify_depth(raw, cfg.max_chain_depth);
+    if (cfg.max_chain_bytes > 0) {
+        if (cfg.max_chain_bytes > 1u << 30)
+            return proto::make_error(tls_errc::bad_config, "max_chain_bytes {} is above 1 GiB", cfg.max_chain_bytes);
+        SSL_CTX_set_max_cert_list(raw, static_cast<long>(cfg.max_chain_bytes));
+    }
     X509_STORE* store = SSL_CTX_get_cert_store(raw);
     if (cfg.use_system_store && SSL_CTX_set_default_verify_paths(raw) != 1) return bad_config("cannot load the system trust store");
     ERR_clear_error();
@@ -194,6 +200,13 @@ proto::error handshake_error(SSL* ssl, const verify_record* rec) {
     case SSL_R_VERSION_TOO_LOW:
     case SSL_R_VERSION_TOO_HIGH:
         return proto::make_error(tls_errc::version_mismatch, std::move(text));
+    case SSL_R_EXCESSIVE_MESSAGE_SIZE:
+        // A client's only configurable handshake-message limit is the certificate list's
+        // (tls_client_config::max_chain_bytes); the others are far above any sane message.
+        if (ssl && !SSL_is_server(ssl))
+            return proto::make_error(tls_errc::chain_too_big, "{} (the server's certificate chain is bigger than {} bytes)", text,
+                                     SSL_get_max_cert_list(ssl));
+        break;
     default:
         break;
     }

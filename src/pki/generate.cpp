@@ -13,9 +13,11 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <climits>
 #include <ctime>
 #include <memory>
+#include <string_view>
 
 namespace ttig::pki {
 
@@ -147,6 +149,29 @@ result<key_and_cert> finish(X509* cert, EVP_PKEY* key, EVP_PKEY* signer) {
     return out;
 }
 
+// A CA (root or intermediate) ready to sign: its certificate and the private key that matches it.
+struct issuer_parts {
+    x509_ptr cert;
+    pkey_ptr key;
+};
+
+result<issuer_parts> load_issuer(const key_and_cert& ca) {
+    if (ca.cert_der.empty() || ca.cert_der.size() > LONG_MAX)
+        return proto::make_error(pki_errc::bad_der, "CA certificate is empty");
+    const unsigned char* p = ca.cert_der.data();
+    x509_ptr ca_cert(d2i_X509(nullptr, &p, static_cast<long>(ca.cert_der.size())));
+    if (!ca_cert) return proto::make_error(pki_errc::bad_der, detail::with_reason("CA certificate"));
+    if (ca.key_der.empty() || ca.key_der.size() > LONG_MAX)
+        return proto::make_error(pki_errc::bad_key, "CA key is empty");
+    p = ca.key_der.data();
+    pkey_ptr ca_key(d2i_AutoPrivateKey(nullptr, &p, static_cast<long>(ca.key_der.size())));
+    if (!ca_key) return proto::make_error(pki_errc::bad_key, detail::with_reason("CA key"));
+    if (X509_check_private_key(ca_cert.get(), ca_key.get()) != 1)
+        return proto::make_error(pki_errc::bad_parameter,
+                                 detail::with_reason("CA key does not match the CA certificate"));
+    return issuer_parts{std::move(ca_cert), std::move(ca_key)};
+}
+
 }  // namespace
 
 proto::result<key_and_cert> make_ca(std::string cn, key_kind kind, int days_valid) {
@@ -179,35 +204,110 @@ proto::result<key_and_cert> make_leaf(const key_and_cert& ca, std::string cn, st
             return proto::make_error(pki_errc::bad_parameter,
                                      "SAN {} is empty or contains a space, comma or control character", i + 1);
 
-    if (ca.cert_der.empty() || ca.cert_der.size() > LONG_MAX)
-        return proto::make_error(pki_errc::bad_der, "CA certificate is empty");
-    const unsigned char* p = ca.cert_der.data();
-    x509_ptr ca_cert(d2i_X509(nullptr, &p, static_cast<long>(ca.cert_der.size())));
-    if (!ca_cert) return proto::make_error(pki_errc::bad_der, detail::with_reason("CA certificate"));
-    if (ca.key_der.empty() || ca.key_der.size() > LONG_MAX)
-        return proto::make_error(pki_errc::bad_key, "CA key is empty");
-    p = ca.key_der.data();
-    pkey_ptr ca_key(d2i_AutoPrivateKey(nullptr, &p, static_cast<long>(ca.key_der.size())));
-    if (!ca_key) return proto::make_error(pki_errc::bad_key, detail::with_reason("CA key"));
-    if (X509_check_private_key(ca_cert.get(), ca_key.get()) != 1)
-        return proto::make_error(pki_errc::bad_parameter,
-                                 detail::with_reason("CA key does not match the CA certificate"));
+    auto issuer = load_issuer(ca);
+    if (!issuer) return std::move(issuer).err();
+    X509* ca_cert = issuer->cert.get();
 
     auto key = new_key(kind);
     if (!key) return std::move(key).err();
-    auto cert = skeleton(cn, ca_cert.get(), key->get(), days_valid, not_before_offset_seconds);
+    auto cert = skeleton(cn, ca_cert, key->get(), days_valid, not_before_offset_seconds);
     if (!cert) return std::move(cert).err();
     X509* c = cert->get();
     const char* usage =
         kind == key_kind::rsa2048 ? "critical,digitalSignature,keyEncipherment" : "critical,digitalSignature";
-    if (!add_ext(c, ca_cert.get(), NID_basic_constraints, "critical,CA:FALSE") ||
-        !add_ext(c, ca_cert.get(), NID_key_usage, usage) ||
-        !add_ext(c, ca_cert.get(), NID_ext_key_usage, "serverAuth,clientAuth") ||
-        !add_ext(c, ca_cert.get(), NID_subject_key_identifier, "hash") ||
-        !add_ext(c, ca_cert.get(), NID_authority_key_identifier, "keyid:always"))
+    if (!add_ext(c, ca_cert, NID_basic_constraints, "critical,CA:FALSE") ||
+        !add_ext(c, ca_cert, NID_key_usage, usage) ||
+        !add_ext(c, ca_cert, NID_ext_key_usage, "serverAuth,clientAuth") ||
+        !add_ext(c, ca_cert, NID_subject_key_identifier, "hash") ||
+        !add_ext(c, ca_cert, NID_authority_key_identifier, "keyid:always"))
         return failed("leaf extensions");
     if (!sans.empty() && !add_sans(c, sans)) return failed("subjectAltName");
-    return finish(c, key->get(), ca_key.get());
+    return finish(c, key->get(), issuer->key.get());
+}
+
+proto::result<key_and_cert> make_intermediate(const key_and_cert& issuer_kc, std::string cn, key_kind kind, int days_valid,
+                                              std::size_t padding_bytes) {
+    ERR_clear_error();
+    if (cn.empty()) return proto::make_error(pki_errc::bad_parameter, "empty common name");
+    if (auto ok = check_days(days_valid); !ok) return std::move(ok).err();
+    if (padding_bytes > max_padding_bytes)
+        return proto::make_error(pki_errc::bad_parameter, "padding of {} bytes is above {}", padding_bytes, max_padding_bytes);
+    auto issuer = load_issuer(issuer_kc);
+    if (!issuer) return std::move(issuer).err();
+    X509* ca_cert = issuer->cert.get();
+
+    auto key = new_key(kind);
+    if (!key) return std::move(key).err();
+    auto cert = skeleton(cn, ca_cert, key->get(), days_valid, 0);
+    if (!cert) return std::move(cert).err();
+    X509* c = cert->get();
+    if (!add_ext(c, ca_cert, NID_basic_constraints, "critical,CA:TRUE") ||
+        !add_ext(c, ca_cert, NID_key_usage, "critical,keyCertSign,cRLSign") ||
+        !add_ext(c, ca_cert, NID_subject_key_identifier, "hash") ||
+        !add_ext(c, ca_cert, NID_authority_key_identifier, "keyid:always"))
+        return failed("intermediate CA extensions");
+    if (padding_bytes > 0) {
+        // IA5 text, taken literally by the config parser (no escapes, no commas needed).
+        std::string pad;
+        pad.reserve(padding_bytes);
+        static constexpr std::string_view filler = "ttigctl padding ";
+        while (pad.size() < padding_bytes) pad.append(filler.substr(0, std::min(filler.size(), padding_bytes - pad.size())));
+        if (!add_ext(c, ca_cert, NID_netscape_comment, pad.c_str())) return failed("padding extension");
+    }
+    return finish(c, key->get(), issuer->key.get());
+}
+
+std::string issued_chain::chain_pem() const {
+    std::string out = leaf.cert_pem;
+    for (const auto& i : intermediates) out += i.cert_pem;
+    return out;
+}
+
+std::size_t issued_chain::der_bytes() const noexcept {
+    std::size_t n = leaf.cert_der.size();
+    for (const auto& i : intermediates) n += i.cert_der.size();
+    return n;
+}
+
+proto::result<issued_chain> make_chain(const key_and_cert& root, std::string leaf_cn, std::vector<std::string> sans,
+                                       const chain_options& options) {
+    if (options.intermediates > max_chain_intermediates)
+        return proto::make_error(pki_errc::bad_parameter, "{} intermediates is above {}", options.intermediates, max_chain_intermediates);
+    if (options.min_der_bytes > max_chain_der_bytes)
+        return proto::make_error(pki_errc::bad_parameter, "a chain of {} bytes is above {}", options.min_der_bytes, max_chain_der_bytes);
+    if (leaf_cn.empty()) return proto::make_error(pki_errc::bad_parameter, "empty common name");
+    // Builds the chain with `padding` bytes in each intermediate.
+    auto build = [&](std::size_t padding) -> proto::result<issued_chain> {
+        issued_chain ch;
+        ch.intermediates.resize(options.intermediates);
+        const key_and_cert* issuer = &root;
+        for (std::size_t n = 1; n <= options.intermediates; ++n) {
+            auto im = make_intermediate(*issuer, fmt::format("{} intermediate {}", leaf_cn, n), options.intermediate_kind, 3650, padding);
+            if (!im) return std::move(im).err();
+            key_and_cert& slot = ch.intermediates[options.intermediates - n];
+            slot = std::move(*im);
+            issuer = &slot;
+        }
+        auto leaf = make_leaf(*issuer, leaf_cn, sans, options.leaf_kind, options.leaf_days_valid);
+        if (!leaf) return std::move(leaf).err();
+        ch.leaf = std::move(*leaf);
+        return ch;
+    };
+    auto ch = build(0);
+    if (!ch) return ch;
+    if (ch->der_bytes() >= options.min_der_bytes) return ch;
+    if (options.intermediates == 0)
+        return proto::make_error(pki_errc::bad_parameter, "a chain of at least {} bytes needs an intermediate to pad",
+                                 options.min_der_bytes);
+    // Padding adds its length plus a little DER framing; signatures vary by a few bytes, so aim a
+    // little high and top up if a retry is still short.
+    std::size_t padding = (options.min_der_bytes - ch->der_bytes()) / options.intermediates + 16;
+    for (int attempt = 0; attempt < 4; ++attempt) {
+        ch = build(padding);
+        if (!ch || ch->der_bytes() >= options.min_der_bytes) return ch;
+        padding += (options.min_der_bytes - ch->der_bytes()) / options.intermediates + 16;
+    }
+    return failed("padding the chain to its size");
 }
 
 }  // namespace ttig::pki

@@ -15,6 +15,7 @@ namespace ttig::tts {
 namespace {
 
 using namespace std::chrono_literals;
+using json = nlohmann::json;
 
 double ms_since(std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
@@ -211,6 +212,68 @@ void client::async_exec(request_head h, boost::asio::any_completion_handler<void
     };
     if (wait > 0ns) self->opts.async_sleep(wait, boost::asio::any_completion_handler<void()>(std::move(send)));
     else send();
+}
+
+result<events_read> client::read_events(const events_request& request, std::chrono::milliseconds window, std::size_t max_events) {
+    impl& p = *p_;
+    const request_head h = calls::stream_events(request);
+    if (h.invalid) {
+        p.log(net::log_level::info, fmt::format("{}: not sent: {}", h.rpc, h.invalid->what()));
+        return result<events_read>(*h.invalid);
+    }
+    const auto wait = p.limits.wait_before(p.bucket(h), p.clock->now(), p.opts.rate_limit);
+    if (auto e = p.check_wait(h, wait, true)) return result<events_read>(std::move(*e));
+    if (wait > 0ns) {
+        if (p.opts.sleep) p.opts.sleep(wait);
+        else std::this_thread::sleep_for(wait);
+    }
+    proto::http_request http = p.prepare(h);
+    if (request.event_stream_framing) http.headers.set("Accept", "text/event-stream");
+    events_read out;
+    std::string pending;
+    bool success = false;
+    net::stream_options o;
+    o.base_url = p.base_of(h);
+    o.deadline = window;
+    o.body_limit = p.opts.body_limit;
+    o.on_head = [&success](const proto::http_response& head) {
+        success = head.status >= 200 && head.status <= 299;
+        return true;
+    };
+    o.on_data = [&](std::string_view piece) {
+        if (!success) return true;  // an error body: read it whole
+        pending += piece;
+        pending = decode_event_messages(pending, out);
+        if (max_events > 0 && out.events.size() >= max_events) {
+            out.limit_reached = true;
+            out.events.resize(max_events);
+            return false;
+        }
+        return true;
+    };
+    const auto started = std::chrono::steady_clock::now();
+    auto r = p.http->request_stream(std::move(http), o);
+    if (!r) {
+        auto f = p.finish(h, net::response_result(r.err()), started);
+        return result<events_read>(f.err(), f.api_ptr());
+    }
+    proto::http_response res = std::move(r->response);
+    if (res.status < 200 || res.status > 299) {
+        // A stream error before the first message: {"error": Status} and the delimiter (a body
+        // that could not be decoded gets the unary form).
+        const json j = json::parse(res.body, nullptr, false);
+        if (j.is_object() && j.contains("error") && j["error"].is_object()) res.body = j["error"].dump();
+        auto f = p.finish(h, net::response_result(std::move(res)), started);
+        return result<events_read>(f.err(), f.api_ptr());
+    }
+    if (!pending.empty() && r->complete) (void)decode_event_messages(pending + "\n", out);
+    out.window_expired = r->deadline_expired;
+    out.ended = r->complete || r->error.has_value();
+    res.body.clear();
+    (void)p.finish(h, net::response_result(std::move(res)), started);  // rate-limit headers, log line
+    p.log(net::log_level::debug, fmt::format("{}: {} events in {:.1f} ms{}{}", h.rpc, out.events.size(), ms_since(started),
+                                             out.window_expired ? ", window ended" : "", out.ended ? ", stream ended" : ""));
+    return out;
 }
 
 result<std::vector<gateway>> client::list_all_gateways(const list_scope& scope, list_options options, std::size_t max_pages) {

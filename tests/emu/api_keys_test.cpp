@@ -129,6 +129,33 @@ TEST_SUITE("emu.api_keys") {
         CHECK(emu::verify_secret("PBKDF2$sha256$1$salt$Eg-2z_z4syxD5yJSVsT4N6hlSMkszDVICAWYfLcL4Xs", "password"));
     }
 
+    TEST_CASE("secret memo: remembers successes only, per stored hash") {
+        // RFC 7914 §11 vector (as above), so the expected hash does not come from our hashing.
+        const std::string h1 = "PBKDF2$sha256$1$salt$Eg-2z_z4syxD5yJSVsT4N6hlSMkszDVICAWYfLcL4Xs";
+        emu::secret_memo memo(2);
+        CHECK(memo.verify(h1, "password"));
+        CHECK(memo.derivations() == 1);
+        CHECK(memo.verify(h1, "password"));
+        CHECK(memo.derivations() == 1);  // remembered
+        CHECK_FALSE(memo.verify(h1, "passwore"));
+        CHECK_FALSE(memo.verify(h1, "passwore"));
+        CHECK(memo.derivations() == 3);  // failures always re-derive
+        CHECK(memo.size() == 1);
+        // A new hash for the same secret (a rotated key has a new salt) is derived again.
+        auto h2 = emu::hash_secret("password", 1);
+        REQUIRE(h2);
+        CHECK(memo.verify(*h2, "password"));
+        CHECK(memo.derivations() == 4);
+        CHECK_FALSE(memo.verify(*h2, "Password"));
+        // The memo is bounded: a third success clears it.
+        auto h3 = emu::hash_secret("other", 1);
+        REQUIRE(h3);
+        CHECK(memo.verify(*h3, "other"));
+        CHECK(memo.size() == 1);
+        CHECK(memo.verify(h1, "password"));
+        CHECK(memo.derivations() == 7);
+    }
+
     TEST_CASE("wire formats: timestamps, durations and base64 as tts-api.md §0") {
         auto t = emu::parse_time("2024-09-10T08:12:05Z");
         REQUIRE(t);

@@ -49,6 +49,7 @@ TEST_SUITE("net.error") {
         CHECK(tls_errc_from_verify_result(X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT) == tls_errc::unknown_ca);
         CHECK(tls_errc_from_verify_result(X509_V_ERR_CERT_HAS_EXPIRED) == tls_errc::expired);
         CHECK(tls_errc_from_verify_result(X509_V_ERR_CERT_NOT_YET_VALID) == tls_errc::not_yet_valid);
+        CHECK(tls_errc_from_verify_result(X509_V_ERR_CERT_CHAIN_TOO_LONG) == tls_errc::chain_too_long);
         CHECK(tls_errc_from_verify_result(X509_V_ERR_CERT_SIGNATURE_FAILURE) == tls_errc::verify_failed);
         const auto e = tls_verify_error(X509_V_ERR_CERT_HAS_EXPIRED, 0);
         CHECK(e.what() == "[tls.expired] certificate has expired: certificate has expired (certificate at depth 0)");

@@ -269,6 +269,46 @@ TEST_SUITE("net.tls") {
         CHECK(res->status == 200);
     }
 
+    TEST_CASE_FIXTURE(tls_fixture, "a served chain with intermediates; max_chain_depth and max_chain_bytes refuse it as a station would") {
+        pki::chain_options o;
+        o.intermediates = 2;
+        auto chain = pki::make_chain(certs().ca, "eu1.cloud.thethings.network", {"eu1.cloud.thethings.network"}, o);
+        REQUIRE(chain);
+        srv.handle("GET", "/ping", [](proto::http_request, responder r) { r.send(proto::http_response{}); });
+        listener_config l;
+        l.tls = tls_server_config{chain->chain_pem(), chain->leaf.key_pem};
+        auto p = srv.listen(l);
+        REQUIRE(p);
+        port = *p;
+
+        auto cfg = trusting(certs().ca);
+        auto pr = run_probe(cfg, "eu1.cloud.thethings.network", false);
+        CHECK(pr.verify_ok);
+        REQUIRE(pr.chain_der.size() == 3);
+        CHECK(pr.chain_der[1] == chain->intermediates[0].cert_der);
+        CHECK(call(cfg, "eu1.cloud.thethings.network").has_value());
+
+        cfg.tls.max_chain_depth = 2;
+        CHECK(call(cfg, "eu1.cloud.thethings.network").has_value());
+        cfg.tls.max_chain_depth = 1;
+        auto res = call(cfg, "eu1.cloud.thethings.network");
+        REQUIRE_FALSE(res);
+        CHECK(res.err().id() == "tls.chain_too_long");
+
+        cfg.tls.max_chain_depth = -1;
+        cfg.tls.max_chain_bytes = chain->der_bytes() / 2;
+        res = call(cfg, "eu1.cloud.thethings.network");
+        REQUIRE_FALSE(res);
+        CHECK(res.err().id() == "tls.chain_too_big");
+        cfg.tls.max_chain_bytes = chain->der_bytes() + 64;  // + TLS framing
+        CHECK(call(cfg, "eu1.cloud.thethings.network").has_value());
+
+        cfg.tls.max_chain_bytes = std::size_t{2} << 30;
+        auto v = validate(cfg.tls);
+        REQUIRE_FALSE(v);
+        CHECK(v.err().id() == "tls.bad_config");
+    }
+
     TEST_CASE_FIXTURE(tls_fixture, "version mismatch gives tls.version_mismatch") {
         start(certs().leaf);
         auto cfg = trusting(certs().ca);

@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 
 #include <ctime>
 #include <filesystem>
@@ -18,6 +19,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 using namespace ttig;
 using proto::bytes;
@@ -183,6 +185,85 @@ TEST_SUITE("pki") {
         CHECK_FALSE(signed_by(leaf->cert_der, leaf->cert_der));
         CHECK(pki::inspect_certificate(leaf->cert_der)->serial_hex !=
               pki::inspect_certificate(ca->cert_der)->serial_hex);
+    }
+
+    TEST_CASE("make_intermediate and make_chain: issuer order, padding, verified by OpenSSL under the root") {
+        auto root = pki::make_ca("ttig test root");
+        REQUIRE(root.has_value());
+        auto im = pki::make_intermediate(*root, "ttig test intermediate");
+        REQUIRE_MESSAGE(im.has_value(), (im ? "" : im.err().what()));
+        auto im_info = pki::inspect_certificate(im->cert_der);
+        REQUIRE(im_info.has_value());
+        CHECK(im_info->is_ca);
+        CHECK_FALSE(im_info->self_signed);
+        CHECK(im_info->issuer == "CN=ttig test root");
+        CHECK(signed_by(im->cert_der, root->cert_der));
+        auto padded = pki::make_intermediate(*root, "padded", pki::key_kind::ec_p256, 3650, 5000);
+        REQUIRE(padded.has_value());
+        CHECK(padded->cert_der.size() >= im->cert_der.size() + 5000);
+        CHECK(id_of(pki::make_intermediate(*root, "x", pki::key_kind::ec_p256, 3650, pki::max_padding_bytes + 1)) == "pki.bad_parameter");
+        CHECK(id_of(pki::make_intermediate(*root, "")) == "pki.bad_parameter");
+
+        // Verifies a chain (leaf first) with OpenSSL under `root` and a maximum depth (-1: default).
+        auto verify = [&](const pki::issued_chain& ch, int depth) {
+            auto parse = [](const bytes& der) {
+                const unsigned char* p = der.data();
+                return d2i_X509(nullptr, &p, static_cast<long>(der.size()));
+            };
+            std::unique_ptr<X509_STORE, decltype(&X509_STORE_free)> store(X509_STORE_new(), X509_STORE_free);
+            std::unique_ptr<X509, decltype(&X509_free)> anchor(parse(root->cert_der), X509_free);
+            std::unique_ptr<X509, decltype(&X509_free)> leaf(parse(ch.leaf.cert_der), X509_free);
+            REQUIRE(X509_STORE_add_cert(store.get(), anchor.get()) == 1);
+            auto free_stack = [](STACK_OF(X509) * st) { sk_X509_free(st); };  // sk_X509_free is a macro
+            std::unique_ptr<STACK_OF(X509), decltype(free_stack)> untrusted(sk_X509_new_null(), free_stack);
+            std::vector<std::unique_ptr<X509, decltype(&X509_free)>> keep;
+            for (const auto& i : ch.intermediates) {
+                keep.emplace_back(parse(i.cert_der), X509_free);
+                sk_X509_push(untrusted.get(), keep.back().get());
+            }
+            std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> ctx(X509_STORE_CTX_new(), X509_STORE_CTX_free);
+            REQUIRE(X509_STORE_CTX_init(ctx.get(), store.get(), leaf.get(), untrusted.get()) == 1);
+            if (depth >= 0) X509_STORE_CTX_set_depth(ctx.get(), depth);
+            return X509_verify_cert(ctx.get()) == 1 ? X509_V_OK : X509_STORE_CTX_get_error(ctx.get());
+        };
+
+        pki::chain_options o;
+        o.intermediates = 3;
+        auto ch = pki::make_chain(*root, "chain.example", {"chain.example"}, o);
+        REQUIRE_MESSAGE(ch.has_value(), (ch ? "" : ch.err().what()));
+        REQUIRE(ch->intermediates.size() == 3);
+        CHECK(pki::inspect_certificate(ch->leaf.cert_der)->issuer == "CN=chain.example intermediate 3");
+        CHECK(pki::inspect_certificate(ch->intermediates[0].cert_der)->subject == "CN=chain.example intermediate 3");
+        CHECK(pki::inspect_certificate(ch->intermediates[2].cert_der)->issuer == "CN=ttig test root");
+        auto pem_chain = pki::certificate_chain(view(ch->chain_pem()));
+        REQUIRE(pem_chain.has_value());
+        REQUIRE(pem_chain->size() == 4);
+        CHECK((*pem_chain)[0] == ch->leaf.cert_der);
+        CHECK((*pem_chain)[3] == ch->intermediates[2].cert_der);
+        CHECK(ch->der_bytes() == ch->leaf.cert_der.size() + ch->intermediates[0].cert_der.size() +
+                                     ch->intermediates[1].cert_der.size() + ch->intermediates[2].cert_der.size());
+        CHECK(verify(*ch, -1) == X509_V_OK);
+        CHECK(verify(*ch, 3) == X509_V_OK);  // depth counts intermediates only
+        CHECK(verify(*ch, 2) == X509_V_ERR_CERT_CHAIN_TOO_LONG);
+
+        o.intermediates = 2;
+        o.min_der_bytes = 20000;
+        auto big = pki::make_chain(*root, "big.example", {"big.example"}, o);
+        REQUIRE_MESSAGE(big.has_value(), (big ? "" : big.err().what()));
+        CHECK(big->der_bytes() >= 20000);
+        CHECK(big->der_bytes() < 20000 + 400);  // padded to the target, not far beyond it
+        CHECK(verify(*big, -1) == X509_V_OK);
+
+        o.intermediates = 0;
+        auto direct = pki::make_chain(*root, "direct.example", {"direct.example"}, o);
+        CHECK(id_of(direct) == "pki.bad_parameter");  // nothing to pad
+        o.min_der_bytes = 0;
+        direct = pki::make_chain(*root, "direct.example", {"direct.example"}, o);
+        REQUIRE(direct.has_value());
+        CHECK(direct->intermediates.empty());
+        CHECK(verify(*direct, 0) == X509_V_OK);
+        o.intermediates = pki::max_chain_intermediates + 1;
+        CHECK(id_of(pki::make_chain(*root, "x", {"x"}, o)) == "pki.bad_parameter");
     }
 
     TEST_CASE("RSA CA and leaf: key type, PKCS#1 key, RSA signature") {

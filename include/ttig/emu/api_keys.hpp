@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 namespace ttig::emu {
@@ -171,5 +172,24 @@ proto::result<generated_token> generate_api_key();
 proto::result<std::string> hash_secret(std::string_view secret, int iterations = 20000);
 // Constant-time check of a secret against a stored hash; false for a malformed hash.
 bool verify_secret(std::string_view hash, std::string_view secret);
+
+// verify_secret with a memo of successful verifications, keyed by the stored hash (which carries
+// the key's random salt and iteration count) and a SHA-256 of the presented secret. Only successes
+// are remembered, so a wrong secret always pays the full derivation; a rotated or deleted key has a
+// new hash or none, so nothing stale can match. Bounded: cleared when `capacity` is reached. Not
+// thread-safe (the state calls it under its lock).
+class secret_memo {
+public:
+    explicit secret_memo(std::size_t capacity = 4096) : capacity_(capacity) {}
+    bool verify(std::string_view hash, std::string_view secret);
+    void clear() noexcept { ok_.clear(); }
+    std::size_t size() const noexcept { return ok_.size(); }
+    std::uint64_t derivations() const noexcept { return derivations_; }  // full verify_secret runs
+
+private:
+    std::size_t capacity_;
+    std::unordered_set<std::string> ok_;
+    std::uint64_t derivations_ = 0;
+};
 
 }  // namespace ttig::emu

@@ -40,6 +40,7 @@ struct lns_options {
 };
 
 using session_id = std::uint64_t;
+struct event;  // events.hpp
 
 struct lns_action {
     enum class kind { send_text, ping, drop };
@@ -96,6 +97,7 @@ private:
     struct session;
     std::vector<lns_action> close_session_locked(session& s, std::string reason);
     proto::http_response traffic_error(const tts_error& e) const;
+    event gs_event(const session& s, std::string name) const;
 
     tts_state& state_;
     rate_limiter& limiter_;

@@ -12,6 +12,7 @@
 //     "users_create_gateways": true,     // is.user-rights.create-gateways
 //     "admin_rights_all": false,         // is.admin-rights.all
 //     "pbkdf2_iterations": 20000,        // API key hashing cost
+//     "key_verify_memo": true,           // remember verified API keys (false: PBKDF2 on every request, as TTS)
 //     "seed": 1                          // fault decisions and correlation IDs
 //   },
 //   "clusters": [                        // the first with "identity_server": true hosts the IS
@@ -46,7 +47,9 @@
 //   }],
 //   "rate_limits": [{"name": "get", "max_per_min": 60, "max_burst": 10,
 //                    "associations": ["grpc:method:/ttn.lorawan.v3.GatewayRegistry/Get"]}],
-//   "tls": {"eu1": {"certificate": "expired", "handshake_delay_ms": 0, "max_version": "1.3"}},
+//   "tls": {"eu1": {"certificate": "expired", "handshake_delay_ms": 0, "max_version": "1.3"},
+//           "nam1": {"certificate": "long_chain", "chain_length": 4},   // leaf + 4 intermediates (0..16)
+//           "au1": {"certificate": "big_chain", "chain_bytes": 20480}}, // >= 20480 DER bytes (1..65536), "chain_length" 1..16 (1)
 //   "faults": [{
 //     "rpc": "Gs.GetGatewayConnectionStats", "method": "GET", "path_prefix": "/api/v3/gs/",
 //     "delay_ms": 250, "error_ratio": 0.5, "reset_ratio": 0, "blackhole_ratio": 0,
@@ -102,7 +105,7 @@ struct scenario {
 
     // options (unset: keep the defaults)
     std::optional<std::chrono::nanoseconds> rights_cache_ttl, restore_window, stats_ttl_connected, stats_ttl_disconnected;
-    std::optional<bool> users_create_gateways, admin_rights_all;
+    std::optional<bool> users_create_gateways, admin_rights_all, key_verify_memo;
     std::optional<int> pbkdf2_iterations;
     std::optional<std::uint64_t> seed;
 
@@ -114,8 +117,9 @@ struct scenario {
     std::vector<claimable_gateway> claimable;
     std::vector<rate_profile> rate_limits;
     std::vector<fault_rule> faults;
-    // "tls": {"<cluster>": {"certificate": "valid|expired|wrong_host|unknown_ca|rsa", "handshake_delay_ms": 0,
-    //                       "max_version": "1.2|1.3"}} — read by tts_emulator when it builds the listeners.
+    // "tls": {"<cluster>": {"certificate": "valid|expired|wrong_host|unknown_ca|rsa|long_chain|big_chain", "handshake_delay_ms": 0,
+    //                       "max_version": "1.2|1.3", "chain_length": 4, "chain_bytes": 20480}}
+    // — read by tts_emulator when it builds the listeners.
     nlohmann::json tls = nullptr;
 };
 

@@ -18,7 +18,16 @@
 //   GET    /api/v3/gs/gateways/{id}/connection/stats          Gs.GetGatewayConnectionStats
 //   POST   /api/v3/gs/gateways/connection/stats               Gs.BatchGetGatewayConnectionStats
 //   GET    /api/v3/configuration/frequency-plans              Configuration.ListFrequencyPlans
-// Not emulated: POST /api/v3/events (answers 501 Unimplemented), collaborator routes, OAuth.
+//   POST   /api/v3/events                                     Events.Stream (server streaming, §4.11)
+// Not emulated: collaborator routes, OAuth.
+//
+// Events.Stream answers with action::stream: the driver sends `response` (status and headers) as a
+// chunked response. When `events` is set it writes the start event, subscribes to the state's
+// event bus and writes every event until the client goes away; otherwise (a stream error raised
+// before the first message: rate limit, validation, no_identifiers, names, rights) it writes
+// `response.body` ({"error": <Status>} and the delimiter, grpc-gateway's errorChunk) and ends.
+// Registry changes made through this API publish gateway.* events (gateway.update data: the
+// cleaned field mask paths, as updateGateway publishes them).
 //
 // Every request runs as a TTS request does: route -> faults -> JSON decoding -> request
 // validation (field masks, field rules) -> rate limiting -> authentication -> rights -> the
@@ -26,6 +35,7 @@
 #pragma once
 
 #include <ttig/emu/error.hpp>
+#include <ttig/emu/events.hpp>
 #include <ttig/emu/rate_limit.hpp>
 #include <ttig/emu/tts_state.hpp>
 #include <ttig/proto/http.hpp>
@@ -48,11 +58,13 @@ struct api_result {
         respond,    // wait `delay`, then send `response`
         reset,      // wait `delay`, then reset the connection (TCP RST) without answering
         blackhole,  // read the request and never answer (until the client gives up)
+        stream,     // a chunked response (Events.Stream), see above
     };
     proto::http_response response;
     std::chrono::milliseconds delay{0};
     action act = action::respond;
     std::string rpc;  // the matched RPC ("GatewayRegistry.Get"), empty for an unknown route
+    std::shared_ptr<const event_stream> events;  // action::stream: the subscription to serve (null: body, then end)
 };
 
 // A fault injected on matching requests. A rule matches when every non-empty selector matches.

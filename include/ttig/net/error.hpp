@@ -44,6 +44,8 @@ enum class tls_errc {
     version_mismatch,       // no common protocol version
     rejected_by_peer,       // the peer aborted the handshake with a fatal alert
     bad_config,             // our own certificate, key or trust configuration is unusable
+    chain_too_long,         // more intermediate certificates than the client's max_chain_depth allows
+    chain_too_big,          // the server's certificate chain exceeds the client's max_chain_bytes
 };
 
 const proto::table_category& net_category() noexcept;

@@ -21,8 +21,11 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace ttig::net {
 
@@ -34,6 +37,29 @@ struct request_options {
 };
 
 using response_result = proto::result<proto::http_response>;
+
+// A response whose body is read as it arrives (server-streaming bodies, chunked or not), for at
+// most the deadline: what arrived by then is the answer, not a failure.
+struct stream_options {
+    std::string base_url;
+    // Covers resolve, connect, TLS, the request and the whole body. Expiring before the response
+    // header is a failure (net.timeout); expiring after it ends the read (deadline_expired).
+    std::chrono::milliseconds deadline{30000};
+    std::size_t body_limit = 64u << 20;  // beyond: the read ends with error net.too_large
+    // The status and fields (empty body) once the header arrived; return false to stop there.
+    std::function<bool(const proto::http_response&)> on_head;
+    // Each piece of body as it arrives (chunk framing removed); return false to stop reading.
+    std::function<bool(std::string_view)> on_data;
+};
+
+struct streamed_response {
+    proto::http_response response;  // status, headers, and every body byte received
+    bool complete = false;          // the body ended (terminal chunk, Content-Length reached, or EOF of a close-delimited body)
+    bool deadline_expired = false;  // the deadline ended the read
+    bool stopped = false;           // on_data returned false
+    std::optional<proto::error> error;  // the connection failed after the header (the body is cut short)
+};
+using stream_result = proto::result<streamed_response>;
 
 class http_client {
 public:
@@ -62,6 +88,20 @@ public:
     // Blocking convenience; needs the owning constructor (else net.aborted). Not thread-safe.
     response_result request(proto::http_request req, const request_options& opts);
 
+    // Sends req like async_request, then reads the body incrementally (stream_options). The
+    // connection is pooled again only when the body ended and the server keeps it alive.
+    using stream_signature = void(stream_result);
+    template <class CompletionToken>
+    auto async_request_stream(proto::http_request req, stream_options opts, CompletionToken&& token) {
+        return boost::asio::async_initiate<CompletionToken, stream_signature>(
+            [this](auto handler, proto::http_request r, stream_options o) {
+                stream_impl(std::move(r), std::move(o), boost::asio::any_completion_handler<stream_signature>(std::move(handler)));
+            },
+            token, std::move(req), std::move(opts));
+    }
+    // Blocking; needs the owning constructor (else net.aborted).
+    stream_result request_stream(proto::http_request req, const stream_options& opts);
+
     std::size_t connections_opened() const noexcept;  // TCP connections made so far
     std::size_t idle_connections() const noexcept;    // currently pooled
     void close_idle();                                // drops the pool
@@ -70,6 +110,7 @@ public:
 
 private:
     void request_impl(proto::http_request req, request_options opts, boost::asio::any_completion_handler<signature> handler);
+    void stream_impl(proto::http_request req, stream_options opts, boost::asio::any_completion_handler<stream_signature> handler);
 
     std::unique_ptr<boost::asio::io_context> own_ioc_;
     std::shared_ptr<impl> impl_;

@@ -6,9 +6,10 @@
 //
 // HTTP: keep-alive HTTP/1.1; requests on one connection are handled one after the other (the next
 // request is not read before the current one is answered, so pipelined requests wait their turn).
-// Responses always carry Content-Length (except 1xx/204/304) and are never chunked. Limits: header
-// bytes (431) and body bytes (413, 1 MiB by default); malformed requests get 400. Each such error
-// response closes the connection.
+// Responses carry Content-Length (except 1xx/204/304); a handler that wants a chunked body asks
+// for it explicitly with responder::stream (server-streaming RPCs: the TTS events stream). Limits:
+// header bytes (431) and body bytes (413, 1 MiB by default); malformed requests get 400. Each such
+// error response closes the connection.
 //
 // WebSocket: handle_ws(pattern, handler) routes GET upgrade requests; the handler refuses with an
 // http_response or accepts with ws_handlers. Sessions are kept small (no permessage-deflate, no
@@ -42,6 +43,7 @@ namespace ttig::net {
 
 namespace detail {
 struct responder_state;
+struct stream_state;
 class ws_session_iface;
 struct server_core;
 }  // namespace detail
@@ -49,8 +51,36 @@ struct server_core;
 // Values of "{name}" segments of the matched route, in pattern order.
 using route_params = std::vector<std::pair<std::string, std::string>>;
 
-// How a handler answers one request. Copyable; the first of send/send_after/reset/stall wins and
-// later calls are ignored. Thread-safe (each call is posted to the connection's strand). When every
+// A chunked response in progress (responder::stream). Copies share the stream; thread-safe (each
+// call is posted to the connection's strand, in call order). While a stream is open the server keeps
+// a read pending on the connection, so a client that goes away is noticed without writing.
+class stream_writer {
+public:
+    stream_writer() = default;
+    explicit stream_writer(std::shared_ptr<detail::stream_state> s) : s_(std::move(s)) {}
+
+    // Queues `chunk` as one HTTP/1.1 chunk (an empty chunk is ignored: it would end the body).
+    // False when the stream is over, or when more than stream_queue_limit bytes are waiting to be
+    // written (a client that does not read): then the connection is closed.
+    bool write(std::string chunk) const;
+    // Writes the terminal 0-chunk; the connection then goes on with the next request (keep-alive)
+    // or closes as after any response. Later writes are ignored.
+    void end() const;
+    // Closes the connection without the terminal chunk (the client sees a truncated body).
+    void abort() const;
+    bool is_open() const noexcept;  // false once ended, aborted, or the connection closed
+    // Runs once, on the connection's strand, when the stream is over: ended = true after the
+    // terminal chunk was written, false when the client went away, a write failed, the server
+    // stopped or abort() was called. Registered after that, it runs at once (posted). One callback
+    // per stream (a later registration replaces an earlier one that has not run).
+    void on_close(std::function<void(bool ended)> callback) const;
+
+private:
+    std::shared_ptr<detail::stream_state> s_;
+};
+
+// How a handler answers one request. Copyable; the first of send/send_after/reset/stall/stream wins
+// and later calls are ignored. Thread-safe (each call is posted to the connection's strand). When every
 // copy is destroyed without an answer, the server answers 500.
 class responder {
 public:
@@ -60,6 +90,10 @@ public:
     void send_after(proto::http_response res, std::chrono::milliseconds delay) const;
     void reset() const;  // close with TCP RST (SO_LINGER 0), no response
     void stall() const;  // never answer; keep the connection open ("blackhole")
+    // Starts a chunked response: `head` (status and headers; its body is ignored) goes out with
+    // Transfer-Encoding: chunked and no Content-Length, then what the writer writes. A closed
+    // writer when another answer won.
+    stream_writer stream(proto::http_response head) const;
 
     const route_params& params() const noexcept;
     std::string_view param(std::string_view name) const noexcept;  // "" when absent
@@ -137,6 +171,7 @@ struct server_options {
     std::chrono::milliseconds ws_handshake_timeout{30000};
     std::chrono::milliseconds ws_idle_timeout{0};  // 0 = none (the application pings and decides)
     std::size_t ws_queue_limit = 64;               // queued outgoing messages per session
+    std::size_t stream_queue_limit = 8u << 20;     // bytes of a chunked response waiting to be written
     log_sink log;
 };
 

@@ -10,6 +10,7 @@
 #include <ttig/net/error.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -39,6 +40,15 @@ struct tls_client_config {
     // Client certificate (mutual TLS), optional.
     std::string cert_chain_pem;
     std::string key_pem;
+    // Limits of a constrained client (a station's mbedTLS), for emulating one; negative / 0 = OpenSSL's defaults.
+    // max_chain_depth: at most this many intermediate CA certificates between the leaf and the trust
+    // anchor (OpenSSL's verify depth; mbedTLS's MBEDTLS_X509_MAX_INTERMEDIATE_CA). A longer chain fails
+    // verification with tls.chain_too_long.
+    int max_chain_depth = -1;
+    // max_chain_bytes: the server's Certificate handshake message may be at most this many bytes
+    // (SSL_CTX_set_max_cert_list; OpenSSL's default is 100 KiB). A bigger one fails the handshake with
+    // tls.chain_too_big.
+    std::size_t max_chain_bytes = 0;
 };
 
 // Checks a configuration the way listen()/connect would, without doing I/O: certificate and key

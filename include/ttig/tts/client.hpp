@@ -36,6 +36,7 @@
 #include <ttig/proto/http.hpp>
 #include <ttig/tts/calls.hpp>
 #include <ttig/tts/error.hpp>
+#include <ttig/tts/events.hpp>
 #include <ttig/tts/models.hpp>
 #include <ttig/tts/rate_limit.hpp>
 
@@ -198,6 +199,14 @@ public:
     // whole: each chunk's failure is reported in batch_stats::failures.
     batch_stats batch_connection_stats(std::span<const std::string> gateway_ids, const std::vector<std::string>& field_mask = {},
                                        const std::string& cluster_url = {});
+
+    // ---- events (events.hpp) ----
+    // Opens the events stream and reads it for at most `window` (connecting included), or until
+    // max_events events (0: no limit) arrived, or the server ends it; what arrived is the answer.
+    // Errors: the stream's refusal (400 unknown_event_name, 403 no_gateway_rights, 429, ...) as
+    // for any call, transport failures before the response header (net.timeout when the window
+    // ends first). Blocking only.
+    result<events_read> read_events(const events_request& request, std::chrono::milliseconds window, std::size_t max_events = 0);
 
     result<std::vector<frequency_plan>> list_frequency_plans(const std::string& band_id = {}, std::uint32_t base_frequency = 0) {
         return run(calls::list_frequency_plans(band_id, base_frequency));
