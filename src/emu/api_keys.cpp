@@ -1,5 +1,6 @@
 #include <ttig/emu/api_keys.hpp>
 #include <ttig/emu/error.hpp>
+#include <ttig/pki/base64.hpp>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -101,22 +102,7 @@ bool ends_with(std::string_view s, std::string_view suffix) {
 constexpr std::string_view b32_alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 constexpr std::string_view salt_alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
-std::string base64url_raw(proto::byte_view data) {
-    static constexpr std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    std::string out;
-    std::uint32_t acc = 0;
-    int bits = 0;
-    for (std::uint8_t b : data) {
-        acc = (acc << 8) | b;
-        bits += 8;
-        while (bits >= 6) {
-            bits -= 6;
-            out += alphabet[(acc >> bits) & 0x3f];
-        }
-    }
-    if (bits > 0) out += alphabet[(acc << (6 - bits)) & 0x3f];
-    return out;
-}
+std::string base64url_raw(proto::byte_view data) { return pki::base64url_encode_raw(proto::as_chars(data)); }
 
 std::optional<proto::bytes> pbkdf2(std::string_view secret, std::string_view salt, int iterations, std::size_t length) {
     proto::bytes key(length);

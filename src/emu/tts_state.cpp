@@ -1,5 +1,6 @@
 #include <ttig/emu/tts_state.hpp>
 #include <ttig/emu/events.hpp>
+#include <ttig/pki/base64.hpp>
 #include <ttig/proto/bytes.hpp>
 #include <ttig/store/database.hpp>
 
@@ -110,52 +111,9 @@ std::optional<nanoseconds> parse_duration(std::string_view s) {
     return nanoseconds{negative ? -ns : ns};
 }
 
-std::string base64_encode(std::string_view in) {
-    static constexpr std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    std::size_t i = 0;
-    for (; i + 2 < in.size(); i += 3) {
-        const std::uint32_t v = (std::uint32_t(std::uint8_t(in[i])) << 16) | (std::uint32_t(std::uint8_t(in[i + 1])) << 8) |
-                                std::uint8_t(in[i + 2]);
-        out += alphabet[(v >> 18) & 63];
-        out += alphabet[(v >> 12) & 63];
-        out += alphabet[(v >> 6) & 63];
-        out += alphabet[v & 63];
-    }
-    if (i < in.size()) {
-        std::uint32_t v = std::uint32_t(std::uint8_t(in[i])) << 16;
-        if (i + 1 < in.size()) v |= std::uint32_t(std::uint8_t(in[i + 1])) << 8;
-        out += alphabet[(v >> 18) & 63];
-        out += alphabet[(v >> 12) & 63];
-        out += i + 1 < in.size() ? alphabet[(v >> 6) & 63] : '=';
-        out += '=';
-    }
-    return out;
-}
+std::string base64_encode(std::string_view in) { return pki::base64_encode(in); }
 
-std::optional<std::string> base64_decode(std::string_view in) {
-    while (!in.empty() && in.back() == '=') in.remove_suffix(1);
-    std::string out;
-    std::uint32_t acc = 0;
-    int bits = 0;
-    for (char c : in) {
-        int v;
-        if (c >= 'A' && c <= 'Z') v = c - 'A';
-        else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-        else if (c >= '0' && c <= '9') v = c - '0' + 52;
-        else if (c == '+' || c == '-') v = 62;
-        else if (c == '/' || c == '_') v = 63;
-        else return std::nullopt;
-        acc = (acc << 6) | static_cast<std::uint32_t>(v);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out += static_cast<char>((acc >> bits) & 0xff);
-        }
-    }
-    if (bits >= 6) return std::nullopt;  // a lone trailing character
-    return out;
-}
+std::optional<std::string> base64_decode(std::string_view in) { return pki::base64_decode(in); }
 
 // =================================================================================================
 // Entities
