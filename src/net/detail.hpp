@@ -144,6 +144,18 @@ public:
             [this](auto handler) { wait_readable_impl(asio::any_completion_handler<ec_signature>(std::move(handler))); }, token);
     }
 
+    // One non-blocking read attempt, on the caller's strand, for readers that hold no buffer while
+    // idle (byte_stream: async_wait_readable, then this with a transient buffer). n > 0: bytes read.
+    // Otherwise ec: would_block with want_write false = wait readable and retry, with want_write
+    // true = TLS must write first (wait writable and retry); eof = clean close; bad_descriptor =
+    // closed locally; another code = failure (for a TLS error tls_failure() has the reason).
+    struct read_attempt {
+        std::size_t n = 0;
+        error_code ec;
+        bool want_write = false;
+    };
+    read_attempt try_read_some(asio::mutable_buffer b) noexcept;
+
     void close() noexcept;  // FIN, no close_notify, no close frame
     void reset() noexcept;  // RST (SO_LINGER 0)
     // True when an idle connection cannot be reused: closed, EOF or unexpected bytes pending.

@@ -400,6 +400,58 @@ void flex_stream::wait_readable_impl(asio::any_completion_handler<ec_signature> 
     socket_.async_wait(tcp::socket::wait_read, std::move(h));
 }
 
+flex_stream::read_attempt flex_stream::try_read_some(asio::mutable_buffer b) noexcept {
+    read_attempt a;
+    if (!socket_.is_open()) {
+        a.ec = asio::error::bad_descriptor;
+        return a;
+    }
+    if (b.size() == 0) return a;
+    if (!ssl_) {
+        const ssize_t n = ::recv(socket_.native_handle(), b.data(), b.size(), MSG_DONTWAIT);
+        if (n > 0) a.n = static_cast<std::size_t>(n);
+        else if (n == 0) a.ec = asio::error::eof;
+        else if (would_block(errno)) a.ec = asio::error::would_block;
+        else a.ec = error_code(errno, boost::system::system_category());
+        return a;
+    }
+    ERR_clear_error();
+    std::size_t n = 0;
+    const int r = SSL_read_ex(ssl_, b.data(), b.size(), &n);
+    if (r == 1) {
+        a.n = n;
+        return a;
+    }
+    switch (SSL_get_error(ssl_, r)) {
+    case SSL_ERROR_WANT_READ:
+        a.ec = asio::error::would_block;
+        return a;
+    case SSL_ERROR_WANT_WRITE:
+        a.ec = asio::error::would_block;
+        a.want_write = true;
+        return a;
+    case SSL_ERROR_ZERO_RETURN:
+        a.ec = asio::error::eof;
+        return a;
+    case SSL_ERROR_SYSCALL: {
+        const int err = last_errno(ssl_);
+        ERR_clear_error();
+        if (err == 0 || err == EAGAIN) a.ec = asio::error::eof;
+        else a.ec = error_code(err, boost::system::system_category());
+        return a;
+    }
+    default: {
+        const unsigned long code = ERR_peek_error();
+        char buf[256];
+        ERR_error_string_n(code, buf, sizeof buf);
+        tls_failure_ = proto::make_error(net_errc::protocol, "TLS: {}", buf);
+        ERR_clear_error();
+        a.ec = error_code(static_cast<int>(code ? code : 1), asio::error::get_ssl_category());
+        return a;
+    }
+    }
+}
+
 void flex_stream::close() noexcept {
     error_code ignored;
     socket_.close(ignored);
