@@ -57,5 +57,6 @@ void setup_eui(CLI::App& app);
 void setup_creds(CLI::App& app);
 void setup_lab(CLI::App& app);
 void setup_emulate(CLI::App& app);
+void setup_emulate_station(CLI::App& emulate);  // called by setup_emulate
 
 }  // namespace ttig::cli

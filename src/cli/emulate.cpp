@@ -162,7 +162,7 @@ int run_emulate_tts(const emulate_tts_options& o) {
 }  // namespace
 
 void setup_emulate(CLI::App& app) {
-    auto* emulate = app.add_subcommand("emulate", "Run faithful emulators on loopback: The Things Stack (tts) and, later, Basics Station gateways");
+    auto* emulate = app.add_subcommand("emulate", "Run faithful emulators on loopback: The Things Stack (tts) and Basics Station / TTIG gateways (station)");
     emulate->require_subcommand(1);
     auto o = std::make_shared<emulate_tts_options>();
     auto* tts = emulate->add_subcommand(
@@ -188,6 +188,7 @@ void setup_emulate(CLI::App& app) {
     tts->callback([o] {
         if (int rc = run_emulate_tts(*o); rc != 0) throw CLI::RuntimeError(rc);
     });
+    setup_emulate_station(*emulate);
 }
 
 }  // namespace ttig::cli

@@ -1,0 +1,239 @@
+// Emulated stations against `emulate tts` on loopback, end to end: real TLS, the station's own
+// bytes, the emulator's CUPS and LNS. Station timers run on virtual time; only I/O is real.
+#include <doctest/doctest.h>
+
+#include <ttig/emu/station_fleet.hpp>
+#include <ttig/emu/tts_emulator.hpp>
+#include <ttig/emu/tts_state.hpp>
+#include <ttig/net/http_client.hpp>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <thread>
+
+using namespace ttig;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct temp_dir {
+    fs::path path = fs::temp_directory_path() / ("ttig-fleet-" + std::to_string(std::random_device{}()) + std::to_string(std::random_device{}()));
+    temp_dir() { fs::create_directories(path); }
+    ~temp_dir() {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+};
+
+std::optional<std::string> slurp(const fs::path& p) {
+    if (!fs::exists(p)) return std::nullopt;
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+struct e2e {
+    temp_dir dir;
+    boost::asio::io_context ioc;
+    proto::manual_clock clock{proto::time_point{std::chrono::seconds{1735689600}}};
+    std::unique_ptr<emu::tts_emulator> tts;
+    nlohmann::ordered_json cfg;
+    std::unique_ptr<net::http_client> http;
+    std::unique_ptr<emu::station_fleet> fleet;
+    std::thread io;
+    std::mutex mu;
+    std::vector<emu::station_event> events;
+    std::string cups_key, cups_key_id, lns_key, lns_key_id;
+    const std::string gw = "office-ttig";
+    const std::string eui = "58A0CBFFFE800123";
+
+    e2e() {
+        emu::emulator_config c;
+        c.ca_dir = dir.path / "tts";
+        fs::create_directories(c.ca_dir);
+        c.real_time_ticks = false;
+        auto e = emu::tts_emulator::start(ioc, clock, c);
+        REQUIRE_MESSAGE(e.has_value(), (e ? "" : e.err().what()));
+        tts = std::move(*e);
+        cfg = tts->config_json();
+        net::client_config cc;
+        cc.tls.ca_pem = {tts->ca_pem()};
+        cc.tls.use_system_store = false;
+        http = std::make_unique<net::http_client>(cc);
+        io = std::thread([this] {
+            auto work = boost::asio::make_work_guard(ioc);
+            ioc.run();
+        });
+    }
+    ~e2e() {
+        fleet.reset();
+        if (tts) tts->stop();
+        ioc.stop();
+        if (io.joinable()) io.join();
+    }
+
+    net::response_result rest(std::string method, std::string target, std::string body = {}) {
+        proto::http_request r;
+        r.method = std::move(method);
+        r.target = std::move(target);
+        r.body = std::move(body);
+        r.headers.set("Authorization", "Bearer " + cfg["admin_api_key"].get<std::string>());
+        if (!r.body.empty()) r.headers.set("Content-Type", "application/json");
+        return http->request(std::move(r), net::request_options{cfg["api_url"].get<std::string>()});
+    }
+
+    std::pair<std::string, std::string> create_key(const std::string& name, const std::string& rights) {
+        auto r = rest("POST", "/api/v3/gateways/" + gw + "/api-keys", R"({"name":")" + name + R"(","rights":)" + rights + "}");
+        REQUIRE(r);
+        REQUIRE_MESSAGE(r->status == 200, r->body);
+        auto j = nlohmann::json::parse(r->body);
+        return {j["key"].get<std::string>(), j["id"].get<std::string>()};
+    }
+
+    // A claimed TTIG as TTS holds it: registry record, CUPS key, LNS key in lbs_lns_secret.
+    void register_gateway() {
+        const std::string lns = cfg["lns_url"].get<std::string>();
+        auto r = rest("POST", "/api/v3/users/admin/gateways",
+                      R"({"gateway":{"ids":{"gateway_id":")" + gw + R"(","eui":")" + eui +
+                          R"("},"frequency_plan_ids":["EU_863_870_TTN"],"gateway_server_address":")" + lns + R"("}})");
+        REQUIRE(r);
+        REQUIRE_MESSAGE(r->status == 200, r->body);
+        std::tie(cups_key, cups_key_id) = create_key("cups", R"(["RIGHT_GATEWAY_INFO","RIGHT_GATEWAY_SETTINGS_BASIC","RIGHT_GATEWAY_READ_SECRETS"])");
+        std::tie(lns_key, lns_key_id) = create_key("lns", R"(["RIGHT_GATEWAY_INFO","RIGHT_GATEWAY_LINK"])");
+        auto u = rest("PUT", "/api/v3/gateways/" + gw,
+                      R"({"gateway":{"lbs_lns_secret":{"value":")" + emu::base64_encode(lns_key) + R"("}},"field_mask":{"paths":["lbs_lns_secret"]}})");
+        REQUIRE(u);
+        REQUIRE_MESSAGE(u->status == 200, u->body);
+    }
+
+    // The station home a claimed TTIG has: CUPS URI, the CA, its CUPS key.
+    fs::path home() const { return dir.path / "station"; }
+    void make_home() {
+        fs::create_directories(home());
+        std::ofstream(home() / "cups.uri") << cfg["cups_url"].get<std::string>();
+        std::ofstream(home() / "cups.trust") << tts->ca_pem();
+        std::ofstream(home() / "cups.key") << "Authorization: Bearer " << cups_key << "\r\n";
+    }
+
+    void start_fleet() {
+        emu::fleet_options fo;
+        fo.homes = {home()};
+        fo.euis = {proto::parse_eui(eui)->eui};
+        fo.profile = emu::station_profile::ttig();
+        fo.on_event = [this](std::size_t, const emu::station_event& e) {
+            std::lock_guard lock(mu);
+            events.push_back(e);
+        };
+        fleet = std::make_unique<emu::station_fleet>(ioc, clock, std::move(fo));
+        fleet->start();
+    }
+
+    // Real time for I/O, virtual time for the station's timers: polls the fleet until `pred`.
+    template <class P>
+    bool wait_for(P pred, std::chrono::seconds limit = 20s) {
+        const auto deadline = std::chrono::steady_clock::now() + limit;
+        while (std::chrono::steady_clock::now() < deadline) {
+            if (pred(fleet->summary())) return true;
+            std::this_thread::sleep_for(20ms);  // waits for real I/O, never for a timer
+        }
+        return false;
+    }
+    // Advances virtual time in steps, letting I/O settle in between.
+    void advance(std::chrono::seconds total, std::chrono::seconds step = 5s) {
+        for (auto t = 0s; t < total; t += step) {
+            clock.advance(step);
+            tts->tick();
+            fleet->wake();
+            std::this_thread::sleep_for(10ms);
+        }
+    }
+    std::size_t count(const std::string& kind) {
+        std::lock_guard lock(mu);
+        std::size_t n = 0;
+        for (const auto& e : events) n += e.kind == kind;
+        return n;
+    }
+};
+
+bool connected(const emu::fleet_summary& s) { return s.leds.count("green_solid") && s.leds.at("green_solid") == 1; }
+
+}  // namespace
+
+TEST_SUITE("emu.station") {
+    TEST_CASE("end to end: a claimed TTIG goes from CUPS to a connected LNS session, seen in the connection stats") {
+        e2e t;
+        t.register_gateway();
+        t.make_home();
+        t.start_fleet();
+        REQUIRE_MESSAGE(t.wait_for(connected), "the station did not connect");
+        // What CUPS wrote, as a real station holds it.
+        CHECK(slurp(t.home() / "tc.uri") == t.cfg["lns_url"].get<std::string>());
+        CHECK(slurp(t.home() / "tc.key") == "Authorization: " + t.lns_key + "\r\n");
+        CHECK(slurp(t.home() / "tc.crt") == "");
+        CHECK(slurp(t.home() / "cups-bak.done"));
+        CHECK(slurp(t.home() / "tc-bak.done"));
+        // The emulated TTS sees it connected.
+        auto stats = t.rest("GET", "/api/v3/gs/gateways/" + t.gw + "/connection/stats");
+        REQUIRE(stats);
+        CHECK_MESSAGE(stats->status == 200, stats->body);
+        auto sj = nlohmann::json::parse(stats->body, nullptr, false);
+        CHECK(sj.contains("connected_at"));
+        CHECK(sj["protocol"] == "semtechws/lbslns");
+        auto g = t.rest("GET", "/api/v3/gateways/" + t.gw + "?field_mask=attributes");
+        REQUIRE(g);
+        CHECK(g->body.find("cups-last-seen") != std::string::npos);
+        CHECK(g->body.find(R"("cups-model":"minihub")") != std::string::npos);
+    }
+
+    TEST_CASE("end to end: a deleted LNS key ends in CUPS answering without LNS credentials; the station keeps asking") {
+        e2e t;
+        t.register_gateway();
+        t.make_home();
+        t.start_fleet();
+        REQUIRE(t.wait_for(connected));
+        auto del = t.rest("DELETE", "/api/v3/gateways/" + t.gw + "/api-keys/" + t.lns_key_id);
+        REQUIRE(del);
+        REQUIRE(del->status == 200);
+        // The Gateway Server's re-read (10 min ± 20 %) drops the session; reconnects are refused.
+        t.advance(13min);
+        REQUIRE(t.wait_for([](const emu::fleet_summary& s) { return !connected(s); }));
+        t.advance(15min);
+        CHECK(t.count("tc.to_cups") >= 1);  // discovery said Unauthorized: back to CUPS
+        // CUPS still hands out the deleted key (lbs_lns_secret is unchanged): the station cannot
+        // recover by itself until the registry gets a working LNS key.
+        CHECK(t.count("cups.ok") >= 2);
+        CHECK_FALSE(connected(t.fleet->summary()));
+    }
+
+    TEST_CASE("end to end: a deleted CUPS key leaves a station CUPS cannot reach any more (bak holds the same key)") {
+        e2e t;
+        t.register_gateway();
+        t.make_home();
+        t.start_fleet();
+        REQUIRE(t.wait_for(connected));
+        auto del = t.rest("DELETE", "/api/v3/gateways/" + t.gw + "/api-keys/" + t.cups_key_id);
+        REQUIRE(del);
+        REQUIRE(del->status == 200);
+        // LNS still works (its key is fine); every regular CUPS check (24 h while TC is connected)
+        // fails: regular and bak are refused, boot has no URI.
+        t.advance(25h, 30min);
+        REQUIRE(t.wait_for([&](const emu::fleet_summary&) { return t.count("cups.fail") >= 1; }));
+        t.advance(50h, 30min);
+        REQUIRE(t.wait_for([&](const emu::fleet_summary&) { return t.count("cups.fail") >= 3; }));
+        CHECK(t.count("cups.ok") == 1);  // only the first contact, before the key was deleted
+        // A power cycle does not help either: CUPS at once, refused again.
+        const auto before = t.count("cups.fail");
+        t.fleet->power_cycle(0);
+        REQUIRE(t.wait_for([&](const emu::fleet_summary&) { return t.count("cups.fail") > before; }));
+        CHECK(slurp(t.home() / "cups-bak.key") == slurp(t.home() / "cups.key"));
+        CHECK(t.wait_for(connected));  // still forwarding through the LNS
+    }
+}
