@@ -81,11 +81,11 @@ std::atomic<int> g_stop_signal{0};
 
 int run_emulate_station(const emulate_station_options& o) {
     const std::string sub = "emulate station";
-    if (o.count == 0 || o.count > 100000) return report_error(sub, "usage.count", "--count must be 1..100000", exit_usage, o.json);
+    if (o.count == 0 || o.count > 100000) return report_error(sub, "cli.bad_option", "--count must be 1..100000", exit_usage, o.json);
     emu::fleet_options fo;
     if (o.profile == "ttig") fo.profile = emu::station_profile::ttig();
     else if (o.profile == "basicstation") fo.profile = emu::station_profile::basicstation();
-    else return report_error(sub, "usage.profile", fmt::format("--profile {}: use ttig or basicstation", o.profile), exit_usage, o.json);
+    else return report_error(sub, "cli.bad_option", fmt::format("--profile {}: use ttig or basicstation", o.profile), exit_usage, o.json);
     if (o.uplink_interval > 0) fo.profile.uplink_interval = std::chrono::milliseconds(static_cast<std::int64_t>(o.uplink_interval * 1000));
     auto first = proto::parse_eui(o.eui);
     if (!first) return report_error(sub, first.err(), exit_usage, o.json);
@@ -116,7 +116,7 @@ int run_emulate_station(const emulate_station_options& o) {
     std::FILE* out = stdout;
     if (!o.events.empty()) {
         out = std::fopen(o.events.c_str(), "a");
-        if (!out) return report_error(sub, "local.events_file", fmt::format("cannot open {} for appending", o.events), exit_local_io, o.json);
+        if (!out) return report_error(sub, "cli.local_io", fmt::format("cannot open {} for appending", o.events), exit_local_io, o.json);
     }
     std::mutex out_mu;
     auto write_line = [&](const nlohmann::ordered_json& j) {
@@ -170,7 +170,7 @@ int run_emulate_station(const emulate_station_options& o) {
         listen_fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         sockaddr_un addr{};
         addr.sun_family = AF_UNIX;
-        if (o.control.size() >= sizeof(addr.sun_path)) return report_error(sub, "usage.control", "--control path is too long", exit_usage, o.json);
+        if (o.control.size() >= sizeof(addr.sun_path)) return report_error(sub, "cli.bad_option", "--control path is too long", exit_usage, o.json);
         std::memcpy(addr.sun_path, o.control.c_str(), o.control.size() + 1);
         ::unlink(o.control.c_str());
         if (listen_fd < 0 || ::bind(listen_fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(listen_fd, 4) != 0) {
@@ -178,7 +178,7 @@ int run_emulate_station(const emulate_station_options& o) {
             fleet.stop();
             ioc.stop();
             io.join();
-            return report_error(sub, "local.control_socket", fmt::format("cannot listen on {}: {}", o.control, std::strerror(errno)), exit_local_io, o.json);
+            return report_error(sub, "cli.local_io", fmt::format("cannot listen on {}: {}", o.control, std::strerror(errno)), exit_local_io, o.json);
         }
         control = std::thread([&] {
             while (!stopping) {

@@ -155,10 +155,13 @@ result<std::optional<station_http_head>> parse_station_http_head(std::string_vie
     // "HTTP/1.x NNN" (BS net.c http_statusCode)
     if (status_line.size() < 12 || !status_line.starts_with("HTTP/1.") || status_line[8] != ' ')
         return make_error(wire_errc::http_bad_status_line, "status line \"{}\"", status_line.substr(0, 40));
+    // Exactly three digits (from_chars alone would take "-20").
     int status = 0;
-    const auto sdigits = status_line.substr(9, 3);
-    const auto [p, ec] = std::from_chars(sdigits.data(), sdigits.data() + 3, status);
-    if (ec != std::errc() || p != sdigits.data() + 3 || (status_line.size() > 12 && status_line[12] != ' '))
+    for (char c : status_line.substr(9, 3)) {
+        if (c < '0' || c > '9') return make_error(wire_errc::http_bad_status_line, "status line \"{}\"", status_line.substr(0, 40));
+        status = status * 10 + (c - '0');
+    }
+    if (status_line.size() > 12 && status_line[12] != ' ')
         return make_error(wire_errc::http_bad_status_line, "status line \"{}\"", status_line.substr(0, 40));
     h.status = status;
     std::size_t pos = eol == std::string_view::npos ? head.size() : eol + 2;

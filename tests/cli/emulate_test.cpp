@@ -164,3 +164,41 @@ TEST_SUITE("cli.emulate") {
         CHECK(std::count(sc.err.begin(), sc.err.end(), '\n') == 1);
     }
 }
+
+TEST_SUITE("cli.emulate") {
+    TEST_CASE("emulate station: JSON lines from start to summary; bad options are one line and exit 64") {
+        temp_dir d;
+        // A home with only a CUPS URI that refuses connections (port 1 on loopback): the station
+        // tries CUPS at once and reports the failure; the run ends after --duration.
+        write_file(d / "cups.uri", "https://127.0.0.1:1");
+        auto r = run_cli("emulate station --home " + d.path.string() + " --profile ttig --eui 58A0CBFFFE800123 --duration 1.5");
+        CHECK(r.rc == 0);
+        std::vector<nlohmann::json> lines;
+        std::size_t start = 0;
+        while (start < r.out.size()) {
+            const auto nl = r.out.find('\n', start);
+            auto j = nlohmann::json::parse(r.out.substr(start, nl - start), nullptr, false);
+            REQUIRE_MESSAGE(!j.is_discarded(), r.out);
+            lines.push_back(j);
+            if (nl == std::string::npos) break;
+            start = nl + 1;
+        }
+        REQUIRE(lines.size() >= 4);
+        CHECK(lines.front()["event"] == "started");
+        CHECK(lines.back()["event"] == "summary");
+        CHECK(lines.back()["stations"] == 1);
+        CHECK(lines.back()["stopped_by"] == "duration");
+        bool requested = false, failed = false;
+        for (const auto& j : lines) {
+            if (j.value("event", "") == "cups.request") requested = j["eui"] == "58A0CBFFFE800123";
+            if (j.value("event", "") == "cups.fail") failed = j["led"] == "green_blink_fast";
+        }
+        CHECK(requested);
+        CHECK(failed);
+
+        auto bad = run_cli("emulate station --home " + d.path.string() + " --profile toaster");
+        CHECK(bad.rc == 64);
+        CHECK(bad.err.find("[cli.bad_option]") != std::string::npos);
+        CHECK(std::count(bad.err.begin(), bad.err.end(), '\n') == 1);
+    }
+}

@@ -181,6 +181,9 @@ TEST_SUITE("proto") {
         CHECK((*go101)->status == 101);
         CHECK(proto::parse_station_http_head("SSH-2.0-OpenSSH_9.2\r\n").err().id() == "wire.http_bad_status_line");
         CHECK(proto::parse_station_http_head("HTTP/2 200\r\n\r\n").err().id() == "wire.http_bad_status_line");
+        // Found by the fuzzer: a sign is not a digit.
+        CHECK(proto::parse_station_http_head("HTTP/1.1 -20 OK\r\n\r\n").err().id() == "wire.http_bad_status_line");
+        CHECK(proto::parse_station_http_head("HTTP/1.1 +20 OK\r\n\r\n").err().id() == "wire.http_bad_status_line");
         CHECK(proto::parse_station_http_head("HTTP/1.1 200 OK\r\nbroken\r\n\r\n").err().id() == "wire.http_bad_header");
         CHECK(proto::parse_station_http_head("HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n").err().id() == "wire.http_bad_content_length");
         CHECK(proto::parse_station_http_head(std::string("HTTP/1.1 200 OK\r\n") + std::string(9000, 'a')).err().id() == "wire.http_head_too_long");
