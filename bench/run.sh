@@ -21,7 +21,7 @@ BUILD=${BUILD:-$SRC/build/bench}
 JOBS=${JOBS:-2}
 OUT=${OUT:-$BUILD/results}
 which=("$@")
-[ ${#which[@]} -eq 0 ] && which=(rest cups lns)
+[ ${#which[@]} -eq 0 ] && which=(rest cups lns station)
 
 if ! grep -q 'add_subdirectory(bench)' "$SRC/CMakeLists.txt"; then
     echo "bench/run.sh: $SRC/CMakeLists.txt does not include bench/; add:" >&2
@@ -32,7 +32,7 @@ fi
 gen=()
 command -v ninja >/dev/null && gen=(-G Ninja)
 cmake -S "$SRC" -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DTTIG_BENCH=ON -DTTIG_TESTS=OFF -DTTIG_SANITIZE=OFF >/dev/null
-cmake --build "$BUILD" -j "$JOBS" --target ttigctl rest_bench cups_bench lns_bench
+cmake --build "$BUILD" -j "$JOBS" --target ttigctl rest_bench cups_bench lns_bench station_bench
 
 mkdir -p "$OUT"
 echo "== machine: nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
@@ -42,10 +42,12 @@ if [ "${QUICK:-0}" = 1 ]; then
     rest_args=(--duration 2 --warmup 0.5 --startup-runs 3)
     cups_args=(--duration 1 --warmup 0.5)
     lns_args=(--sessions 1000 --hold 2 --settle 1)
+    station_args=(--stations 200 --steady 2)
 else
     rest_args=(--connections 64 --duration 10 --warmup 2 --rows 20000:nomemo:1,20000:memo:1,20000:memo:2 --startup-runs 10)
     cups_args=(--concurrency 16 --duration 5 --warmup 1)
     lns_args=(--sessions 1000,10000 --schemes ws,wss --hold 35)
+    station_args=(--stations 10000 --steady 20 --uplink-interval 10)
 fi
 
 for b in "${which[@]}"; do
@@ -56,7 +58,9 @@ for b in "${which[@]}"; do
               "$BUILD/bench/cups_bench" "${cups_args[@]}" --json "$OUT/cups.json" ;;
         lns)  echo; echo "== $BUILD/bench/lns_bench ${lns_args[*]}"
               "$BUILD/bench/lns_bench" "${lns_args[@]}" --json "$OUT/lns.json" ;;
-        *) echo "bench/run.sh: unknown bench '$b' (rest, cups, lns)" >&2; exit 2 ;;
+        station) echo; echo "== $BUILD/bench/station_bench ${station_args[*]}"
+              "$BUILD/bench/station_bench" "${station_args[@]}" --json "$OUT/station.json" ;;
+        *) echo "bench/run.sh: unknown bench '$b' (rest, cups, lns, station)" >&2; exit 2 ;;
     esac
 done
 

@@ -57,6 +57,7 @@ nlohmann::ordered_json summary_json(const emu::fleet_summary& s) {
     j["leds"] = s.leds;
     j["cups_requests"] = s.cups_requests;
     j["tc_connects"] = s.tc_connects;
+    j["in_flight"] = s.in_flight;
     return j;
 }
 

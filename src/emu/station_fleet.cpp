@@ -337,6 +337,8 @@ struct station_fleet::impl : std::enable_shared_from_this<impl> {
             ++s.leds[std::string(to_string(st->engine.led()))];
             s.cups_requests += st->engine.cups_requests();
             s.tc_connects += st->engine.tc_connects();
+            for (const auto& ch : st->ch)
+                if (ch.at == stage::connecting || ch.at == stage::head || ch.at == stage::body) ++s.in_flight;
         }
         return s;
     }

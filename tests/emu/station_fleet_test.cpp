@@ -8,10 +8,12 @@
 #include <ttig/net/http_client.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <random>
 #include <sstream>
@@ -55,8 +57,9 @@ struct e2e {
     const std::string gw = "office-ttig";
     const std::string eui = "58A0CBFFFE800123";
 
-    e2e() {
+    explicit e2e(bool allow_cups_uri_update = false) {
         emu::emulator_config c;
+        c.cups.allow_cups_uri_update = allow_cups_uri_update;
         c.ca_dir = dir.path / "tts";
         fs::create_directories(c.ca_dir);
         c.real_time_ticks = false;
@@ -146,14 +149,23 @@ struct e2e {
         }
         return false;
     }
-    // Advances virtual time in steps, letting I/O settle in between.
+    // Advances virtual time in steps; before each step every exchange in progress finishes (real
+    // I/O must not lose a race against virtual timeouts).
     void advance(std::chrono::seconds total, std::chrono::seconds step = 5s) {
         for (auto t = 0s; t < total; t += step) {
+            REQUIRE(wait_for([](const emu::fleet_summary& s) { return s.in_flight == 0; }, 30s));
             clock.advance(step);
             tts->tick();
             fleet->wake();
-            std::this_thread::sleep_for(10ms);
+            std::this_thread::sleep_for(5ms);
         }
+        REQUIRE(wait_for([](const emu::fleet_summary& s) { return s.in_flight == 0; }, 30s));
+    }
+    station::variant engine_set() {
+        std::promise<station::variant> v;
+        auto f = v.get_future();
+        boost::asio::post(ioc, [&] { v.set_value(fleet->engine(0).cups_set_in_use()); });
+        return f.get();
     }
     std::size_t count(const std::string& kind) {
         std::lock_guard lock(mu);
@@ -235,5 +247,41 @@ TEST_SUITE("emu.station") {
         REQUIRE(t.wait_for([&](const emu::fleet_summary&) { return t.count("cups.fail") > before; }));
         CHECK(slurp(t.home() / "cups-bak.key") == slurp(t.home() / "cups.key"));
         CHECK(t.wait_for(connected));  // still forwarding through the LNS
+    }
+
+    TEST_CASE("end to end: a wrong target_cups_uri moves the station away; it gets back to CUPS only through cups-bak, after 8 daily failures") {
+        e2e t(true);  // gcs.basic-station.allow-cups-uri-update
+        t.register_gateway();
+        t.make_home();
+        t.start_fleet();
+        REQUIRE(t.wait_for(connected));
+        const std::string good = t.cfg["cups_url"].get<std::string>();
+        const std::string wrong = "https://127.0.0.1:1";  // nothing listens there
+        auto u = t.rest("PUT", "/api/v3/gateways/" + t.gw,
+                        R"({"gateway":{"target_cups_uri":")" + wrong + R"(","target_cups_key":{"value":")" + emu::base64_encode(t.cups_key) +
+                            R"("}},"field_mask":{"paths":["target_cups_uri","target_cups_key"]}})");
+        REQUIRE(u);
+        REQUIRE_MESSAGE(u->status == 200, u->body);
+        // The next regular check (24 h while TC is connected) follows the redirect.
+        t.advance(25h, 1h);
+        REQUIRE(t.wait_for([&](const emu::fleet_summary&) { return slurp(t.home() / "cups.uri") == wrong; }));
+        CHECK(slurp(t.home() / "cups-bak.uri") == good);  // the first set that ever worked
+        const auto ok_before = t.count("cups.ok");
+        // Connection refused is a failure, not a rejection: the regular set is tried 8 times, once a
+        // day while TC is connected (§3.4, §3.5); the 9th contact uses cups-bak and succeeds.
+        t.advance(8 * 24h, 2h);
+        CHECK(t.count("cups.fail") == 8);
+        CHECK(t.count("cups.ok") == ok_before);
+        t.advance(26h, 2h);
+        const bool back = t.wait_for([&](const emu::fleet_summary&) { return t.count("cups.ok") > ok_before; });
+        if (!back) {
+            std::lock_guard lock(t.mu);
+            for (const auto& e : t.events) MESSAGE(e.kind << ": " << e.detail);
+        }
+        REQUIRE(back);
+        // Success resets to the regular set, which still holds the wrong URI: the cycle repeats.
+        CHECK(slurp(t.home() / "cups.uri") == wrong);
+        CHECK(t.engine_set() == station::variant::regular);
+        CHECK(t.wait_for(connected));  // LNS unaffected throughout
     }
 }

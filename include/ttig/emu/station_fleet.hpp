@@ -47,6 +47,9 @@ struct fleet_summary {
     std::map<std::string, std::size_t> leds;  // LED state -> stations
     std::uint64_t cups_requests = 0;
     std::uint64_t tc_connects = 0;
+    // Exchanges in progress: connections being set up, and CUPS answers or WebSocket upgrades
+    // not read yet (a driver of virtual time waits for 0 before advancing further).
+    std::size_t in_flight = 0;
 };
 
 class station_fleet {
