@@ -8,7 +8,10 @@
 // and WebSockets. Every later feature adds its steps.
 #include "cli/common.hpp"
 
+#include <ttig/emu/station_fleet.hpp>
 #include <ttig/emu/tts_emulator.hpp>
+#include <ttig/emu/tts_state.hpp>
+#include <ttig/tts/client.hpp>
 #include <ttig/net/http_client.hpp>
 #include <ttig/net/ws_client.hpp>
 #include <ttig/pki/generate.hpp>
@@ -22,13 +25,16 @@
 #include <ttig/station/file_set.hpp>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <boost/asio/io_context.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <thread>
 #include <sys/stat.h>
@@ -285,6 +291,83 @@ void emulator_tour(tour& t, const fs::path& dir, proto::eui64 eui) {
               : "open /traffic",
            rc ? "connection stats do not show the gateway connected" : rc.err().what());
     traffic.drop();
+
+    // The events stream: what the emulated TTS recorded about lab-ttig (replayed with tail).
+    tts::client_options to;
+    to.base_url = api_url;
+    to.api_key = admin;
+    to.tls.ca_pem = {emulator.ca_pem()};
+    to.tls.use_system_store = false;
+    tts::client tc_client(to);
+    tts::events_request er;
+    er.gateway_ids = {"lab-ttig"};
+    er.tail = 20;
+    auto evs = tc_client.read_events(er, std::chrono::milliseconds(500));
+    std::vector<std::string> names;
+    if (evs)
+        for (const auto& e : evs->events) names.push_back(e.name);
+    auto has = [&](std::string_view n) { return std::find(names.begin(), names.end(), n) != names.end(); };
+    t.step("events stream", evs && has("gateway.create") && has("gs.gateway.connect"),
+           evs ? fmt::format("POST /api/v3/events (tail 20): {}", fmt::join(names, ", ")) : "POST /api/v3/events",
+           evs ? "gateway.create or gs.gateway.connect missing" : evs.err().what());
+
+    // An emulated TTIG (emulate station) does the whole provisioning by itself: its own bytes,
+    // its file set, CUPS, discovery, traffic.
+    auto gw2 = call("POST", "/api/v3/users/admin/gateways",
+                    nlohmann::json{{"gateway", {{"ids", {{"gateway_id", "lab-ttig-2"}, {"eui", proto::eui64{eui.value + 1}.hex()}}},
+                                                {"frequency_plan_ids", {"EU_863_870_TTN"}},
+                                                {"gateway_server_address", lns_address}}}}
+                        .dump());
+    auto cups2 = ok_json(call("POST", "/api/v3/gateways/lab-ttig-2/api-keys",
+                              R"({"name":"CUPS key","rights":["RIGHT_GATEWAY_INFO","RIGHT_GATEWAY_SETTINGS_BASIC","RIGHT_GATEWAY_READ_SECRETS"]})"));
+    auto lns2 = ok_json(call("POST", "/api/v3/gateways/lab-ttig-2/api-keys", R"({"name":"LNS key","rights":["RIGHT_GATEWAY_INFO","RIGHT_GATEWAY_LINK"]})"));
+    net::response_result secret2 = proto::error{};
+    if (lns2)
+        secret2 = call("PUT", "/api/v3/gateways/lab-ttig-2",
+                       nlohmann::json{{"gateway", {{"lbs_lns_secret", {{"value", emu::base64_encode((*lns2)["key"].get<std::string>())}}}}},
+                                      {"field_mask", {{"paths", {"lbs_lns_secret"}}}}}
+                           .dump());
+    const fs::path st_home = dir / "station-emulated";
+    fs::create_directories(st_home, ec);
+    station::cred_set st_cups;
+    st_cups.uri = cfgj["cups_url"].get<std::string>();
+    st_cups.trust = proto::to_bytes(emulator.ca_pem());
+    if (cups2) st_cups.key = proto::to_bytes(fmt::format("Authorization: Bearer {}\r\n", (*cups2)["key"].get<std::string>()));
+    const bool provisioned = ok_json(gw2) && cups2 && ok_json(secret2) && station::home(st_home).write_set(category::cups, variant::regular, st_cups);
+    emu::fleet_options fo;
+    fo.homes = {st_home};
+    fo.euis = {proto::eui64{eui.value + 1}};
+    fo.profile = emu::station_profile::ttig();
+    auto seen = std::make_shared<std::vector<std::string>>();
+    auto seen_mu = std::make_shared<std::mutex>();
+    fo.on_event = [seen, seen_mu](std::size_t, const emu::station_event& e) {
+        std::lock_guard lock(*seen_mu);
+        seen->push_back(e.kind);
+    };
+    bool station_up = false;
+    emu::fleet_summary sum;
+    if (provisioned) {
+        emu::station_fleet fleet(ioc, clock, std::move(fo));
+        fleet.start();
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        while (!station_up && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));  // real I/O, not a timer
+            sum = fleet.summary();
+            station_up = sum.leds.count("green_solid") == 1;
+        }
+        fleet.stop();
+        sum = fleet.summary();
+    }
+    std::vector<std::string> kinds;
+    {
+        std::lock_guard lock(*seen_mu);
+        kinds = *seen;
+    }
+    const bool files = fs::exists(st_home / "tc.uri") && fs::exists(st_home / "tc-bak.done") && fs::exists(st_home / "cups-bak.done");
+    t.step("emulated station", station_up && files,
+           station_up ? fmt::format("emulate station: a TTIG went {} (tc.*, cups-bak, tc-bak written; LED green)", fmt::join(kinds, " -> "))
+              : "an emulated TTIG from its CUPS set to a connected LNS session",
+           !provisioned ? "could not register the second gateway" : station_up ? "files missing" : fmt::format("not connected; events: {}", fmt::join(kinds, ", ")));
 }
 
 int run_lab(const lab_options& o) {

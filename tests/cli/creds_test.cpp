@@ -193,7 +193,7 @@ TEST_SUITE("cli.lab") {
             }
             start = end + 1;
         }
-        CHECK(steps >= 14);
+        CHECK(steps >= 16);
         CHECK(last["summary"]["failed"] == 0);
     }
 }
