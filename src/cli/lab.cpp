@@ -175,22 +175,36 @@ void emulator_tour(tour& t, const fs::path& dir, proto::eui64 eui) {
         return j;
     };
 
-    // Register the TTIG as a user does in the Console: gateway, CUPS key, LNS key.
+    // Register the TTIG as a user does in the Console: gateway, CUPS key, LNS key (the LNS key as
+    // lbs_lns_secret, which TTS's CUPS hands to the station).
     const std::string lns_address = lns_url;  // wss://127.0.0.1:<port>
-    auto gw = call("POST", "/api/v3/users/admin/gateways",
-                   nlohmann::json{{"gateway", {{"ids", {{"gateway_id", "lab-ttig"}, {"eui", eui.hex()}}},
-                                               {"frequency_plan_ids", {"EU_863_870_TTN"}},
-                                               {"gateway_server_address", lns_address}}}}
-                       .dump());
-    auto cups_key = ok_json(call("POST", "/api/v3/gateways/lab-ttig/api-keys",
-                                 R"({"name":"CUPS key","rights":["RIGHT_GATEWAY_INFO","RIGHT_GATEWAY_SETTINGS_BASIC","RIGHT_GATEWAY_READ_SECRETS"]})"));
-    auto lns_key = ok_json(call("POST", "/api/v3/gateways/lab-ttig/api-keys", R"({"name":"LNS key","rights":["RIGHT_GATEWAY_INFO","RIGHT_GATEWAY_LINK"]})"));
-    net::response_result secret = proto::error{};
-    if (lns_key)
-        secret = call("PUT", "/api/v3/gateways/lab-ttig",
-                      nlohmann::json{{"gateway", {{"lbs_lns_secret", {{"value", emu::base64_encode((*lns_key)["key"].get<std::string>())}}}}},
-                                     {"field_mask", {{"paths", {"lbs_lns_secret"}}}}}
-                          .dump());
+    struct registration {
+        net::response_result gateway = proto::error{};
+        std::optional<nlohmann::json> cups_key, lns_key;
+        net::response_result secret = proto::error{};
+    };
+    auto register_gateway = [&](const std::string& id, proto::eui64 gw_eui) {
+        registration r;
+        r.gateway = call("POST", "/api/v3/users/admin/gateways",
+                         nlohmann::json{{"gateway", {{"ids", {{"gateway_id", id}, {"eui", gw_eui.hex()}}},
+                                                     {"frequency_plan_ids", {"EU_863_870_TTN"}},
+                                                     {"gateway_server_address", lns_address}}}}
+                             .dump());
+        r.cups_key = ok_json(call("POST", "/api/v3/gateways/" + id + "/api-keys",
+                                  R"({"name":"CUPS key","rights":["RIGHT_GATEWAY_INFO","RIGHT_GATEWAY_SETTINGS_BASIC","RIGHT_GATEWAY_READ_SECRETS"]})"));
+        r.lns_key = ok_json(call("POST", "/api/v3/gateways/" + id + "/api-keys", R"({"name":"LNS key","rights":["RIGHT_GATEWAY_INFO","RIGHT_GATEWAY_LINK"]})"));
+        if (r.lns_key)
+            r.secret = call("PUT", "/api/v3/gateways/" + id,
+                            nlohmann::json{{"gateway", {{"lbs_lns_secret", {{"value", emu::base64_encode((*r.lns_key)["key"].get<std::string>())}}}}},
+                                           {"field_mask", {{"paths", {"lbs_lns_secret"}}}}}
+                                .dump());
+        return r;
+    };
+    auto first_reg = register_gateway("lab-ttig", eui);
+    auto& gw = first_reg.gateway;
+    auto& cups_key = first_reg.cups_key;
+    auto& lns_key = first_reg.lns_key;
+    auto& secret = first_reg.secret;
     const bool registered = ok_json(gw) && cups_key && lns_key && ok_json(secret);
     if (!t.step("register", registered,
                 registered ? fmt::format("gateway lab-ttig ({}) with a CUPS key {} and an LNS key {} through the REST API", eui.hex(),
@@ -313,27 +327,16 @@ void emulator_tour(tour& t, const fs::path& dir, proto::eui64 eui) {
 
     // An emulated TTIG (emulate station) does the whole provisioning by itself: its own bytes,
     // its file set, CUPS, discovery, traffic.
-    auto gw2 = call("POST", "/api/v3/users/admin/gateways",
-                    nlohmann::json{{"gateway", {{"ids", {{"gateway_id", "lab-ttig-2"}, {"eui", proto::eui64{eui.value + 1}.hex()}}},
-                                                {"frequency_plan_ids", {"EU_863_870_TTN"}},
-                                                {"gateway_server_address", lns_address}}}}
-                        .dump());
-    auto cups2 = ok_json(call("POST", "/api/v3/gateways/lab-ttig-2/api-keys",
-                              R"({"name":"CUPS key","rights":["RIGHT_GATEWAY_INFO","RIGHT_GATEWAY_SETTINGS_BASIC","RIGHT_GATEWAY_READ_SECRETS"]})"));
-    auto lns2 = ok_json(call("POST", "/api/v3/gateways/lab-ttig-2/api-keys", R"({"name":"LNS key","rights":["RIGHT_GATEWAY_INFO","RIGHT_GATEWAY_LINK"]})"));
-    net::response_result secret2 = proto::error{};
-    if (lns2)
-        secret2 = call("PUT", "/api/v3/gateways/lab-ttig-2",
-                       nlohmann::json{{"gateway", {{"lbs_lns_secret", {{"value", emu::base64_encode((*lns2)["key"].get<std::string>())}}}}},
-                                      {"field_mask", {{"paths", {"lbs_lns_secret"}}}}}
-                           .dump());
+    auto second_reg = register_gateway("lab-ttig-2", proto::eui64{eui.value + 1});
+    auto& cups2 = second_reg.cups_key;
     const fs::path st_home = dir / "station-emulated";
     fs::create_directories(st_home, ec);
     station::cred_set st_cups;
     st_cups.uri = cfgj["cups_url"].get<std::string>();
     st_cups.trust = proto::to_bytes(emulator.ca_pem());
     if (cups2) st_cups.key = proto::to_bytes(fmt::format("Authorization: Bearer {}\r\n", (*cups2)["key"].get<std::string>()));
-    const bool provisioned = ok_json(gw2) && cups2 && ok_json(secret2) && station::home(st_home).write_set(category::cups, variant::regular, st_cups);
+    const bool provisioned = ok_json(second_reg.gateway) && cups2 && ok_json(second_reg.secret) &&
+                             station::home(st_home).write_set(category::cups, variant::regular, st_cups);
     emu::fleet_options fo;
     fo.homes = {st_home};
     fo.euis = {proto::eui64{eui.value + 1}};

@@ -314,25 +314,43 @@ struct http_client::impl : std::enable_shared_from_this<impl> {
 
 namespace {
 
-asio::awaitable<response_result> run_request(std::shared_ptr<http_client::impl> self, proto::http_request req, request_options opts) {
-    using conn = http_client::impl::conn;
-    auto ex = co_await asio::this_coro::executor;
-    auto base = parse_url(opts.base_url);
-    if (!base) co_return std::move(base).err();
-    if (base->websocket()) co_return proto::make_error(net_errc::bad_url, "\"{}\": use a ws_client for ws/wss URLs", opts.base_url);
+// The URL of a request: the client's base URL (its path as a prefix) and the request's target.
+proto::result<url> request_url(const std::string& base_url, const std::string& request_target) {
+    auto base = parse_url(base_url);
+    if (!base) return std::move(base).err();
+    if (base->websocket()) return proto::make_error(net_errc::bad_url, "\"{}\": use a ws_client for ws/wss URLs", base_url);
     url u = *base;
     std::string prefix = base->target == "/" ? std::string{} : base->target;
     while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
-    std::string target = req.target.empty() ? "/" : req.target;
+    std::string target = request_target.empty() ? "/" : request_target;
     if (target.front() != '/') target.insert(target.begin(), '/');
     u.target = prefix + target;
+    return u;
+}
 
+// An idle pooled connection to `key`, or a new one (TLS with the client's context) within `wd`.
+// Arguments are references to the caller's locals (GCC 12: no temporaries across co_await).
+asio::awaitable<proto::result<std::unique_ptr<http_client::impl::conn>>> pooled_connection(const std::shared_ptr<http_client::impl>& self,
+                                                                                           const url& u, const std::string& key, watchdog& wd) {
+    using conn = http_client::impl::conn;
+    if (auto c = self->take(key)) co_return std::move(c);
     ssl_ctx_ptr ctx;
     if (u.tls()) {
-        auto c = self->tls_ctx();
-        if (!c) co_return c.err();
-        ctx = *c;
+        auto made = self->tls_ctx();
+        if (!made) co_return made.err();
+        ctx = *made;
     }
+    auto s = co_await open_stream(u, self->cfg, ctx.get(), false, wd, nullptr);
+    if (!s) co_return std::move(s).err();
+    self->opened.fetch_add(1);
+    co_return std::make_unique<conn>(std::move(*s));
+}
+
+asio::awaitable<response_result> run_request(std::shared_ptr<http_client::impl> self, proto::http_request req, request_options opts) {
+    auto ex = co_await asio::this_coro::executor;
+    auto target = request_url(opts.base_url, req.target);
+    if (!target) co_return std::move(target).err();
+    const url& u = *target;
     auto wd = arm_watchdog(ex, opts.deadline);
     struct guard_t {
         watchdog& w;
@@ -340,13 +358,9 @@ asio::awaitable<response_result> run_request(std::shared_ptr<http_client::impl> 
     } guard{*wd};
 
     const std::string key = u.scheme + "://" + u.host_header();
-    auto c = self->take(key);
-    if (!c) {
-        auto s = co_await open_stream(u, self->cfg, ctx.get(), false, *wd, nullptr);
-        if (!s) co_return std::move(s).err();
-        c = std::make_unique<conn>(std::move(*s));
-        self->opened.fetch_add(1);
-    }
+    auto taken = co_await pooled_connection(self, u, key, *wd);
+    if (!taken) co_return std::move(taken).err();
+    auto c = std::move(*taken);
     wd->on_expire = [st = &c->stream] { st->close(); };
     const bool head = req.method == "HEAD";
     req.target = u.target;
@@ -363,24 +377,10 @@ asio::awaitable<response_result> run_request(std::shared_ptr<http_client::impl> 
 
 // A request whose body is read piece by piece until it ends, the deadline expires or on_data says stop.
 asio::awaitable<stream_result> run_stream_request(std::shared_ptr<http_client::impl> self, proto::http_request req, stream_options opts) {
-    using conn = http_client::impl::conn;
     auto ex = co_await asio::this_coro::executor;
-    auto base = parse_url(opts.base_url);
-    if (!base) co_return std::move(base).err();
-    if (base->websocket()) co_return proto::make_error(net_errc::bad_url, "\"{}\": use a ws_client for ws/wss URLs", opts.base_url);
-    url u = *base;
-    std::string prefix = base->target == "/" ? std::string{} : base->target;
-    while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
-    std::string target = req.target.empty() ? "/" : req.target;
-    if (target.front() != '/') target.insert(target.begin(), '/');
-    u.target = prefix + target;
-
-    ssl_ctx_ptr ctx;
-    if (u.tls()) {
-        auto c = self->tls_ctx();
-        if (!c) co_return c.err();
-        ctx = *c;
-    }
+    auto target = request_url(opts.base_url, req.target);
+    if (!target) co_return std::move(target).err();
+    const url& u = *target;
     auto wd = arm_watchdog(ex, opts.deadline);
     struct guard_t {
         watchdog& w;
@@ -388,13 +388,9 @@ asio::awaitable<stream_result> run_stream_request(std::shared_ptr<http_client::i
     } guard{*wd};
 
     const std::string key = u.scheme + "://" + u.host_header();
-    auto c = self->take(key);
-    if (!c) {
-        auto s = co_await open_stream(u, self->cfg, ctx.get(), false, *wd, nullptr);
-        if (!s) co_return std::move(s).err();
-        c = std::make_unique<conn>(std::move(*s));
-        self->opened.fetch_add(1);
-    }
+    auto taken = co_await pooled_connection(self, u, key, *wd);
+    if (!taken) co_return std::move(taken).err();
+    auto c = std::move(*taken);
     wd->on_expire = [st = &c->stream] { st->close(); };
     req.target = u.target;
     const std::string who = u.host_header();

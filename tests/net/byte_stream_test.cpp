@@ -1,5 +1,6 @@
 // net: byte_stream, the raw TCP/TLS client of the emulated station, against net::server on
 // 127.0.0.1:0 (certificates made at run time). Requests and frames are written by hand, byte for byte.
+#include "support/io_wait.hpp"
 #include <ttig/net/byte_stream.hpp>
 #include <ttig/net/server.hpp>
 #include <ttig/pki/generate.hpp>
@@ -30,16 +31,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-template <class Pred>
-bool run_until(asio::io_context& ioc, Pred done, std::chrono::milliseconds limit = 10s) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() >= end) return false;
-        if (ioc.stopped()) ioc.restart();
-        ioc.run_for(5ms);
-    }
-    return true;
-}
+using ttig::test::run_until;
 
 void run_for(asio::io_context& ioc, std::chrono::milliseconds d) {
     if (ioc.stopped()) ioc.restart();

@@ -1,4 +1,5 @@
 // net: HTTP server + client on 127.0.0.1:0, one io_context driven with run_for.
+#include "support/io_wait.hpp"
 #include <ttig/net/http_client.hpp>
 #include <ttig/net/server.hpp>
 
@@ -24,16 +25,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-template <class Pred>
-bool run_until(asio::io_context& ioc, Pred done, std::chrono::milliseconds limit = 10s) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() >= end) return false;
-        if (ioc.stopped()) ioc.restart();
-        ioc.run_for(5ms);
-    }
-    return true;
-}
+using ttig::test::run_until;
 
 proto::http_response text(int status, std::string body) {
     proto::http_response r;

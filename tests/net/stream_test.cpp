@@ -1,5 +1,6 @@
 // net: chunked responses (responder::stream) and the client's incremental body read
 // (http_client::async_request_stream) on 127.0.0.1:0, one io_context driven with run_for.
+#include "support/io_wait.hpp"
 #include <ttig/net/http_client.hpp>
 #include <ttig/net/server.hpp>
 
@@ -23,16 +24,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-template <class Pred>
-bool run_until(asio::io_context& ioc, Pred done, std::chrono::milliseconds limit = 10s) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() >= end) return false;
-        if (ioc.stopped()) ioc.restart();
-        ioc.run_for(5ms);
-    }
-    return true;
-}
+using ttig::test::run_until;
 
 proto::http_request get(std::string target) {
     proto::http_request r;

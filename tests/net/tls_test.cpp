@@ -1,5 +1,6 @@
 // net: TLS verification outcomes, --resolve with real names, and the probe. Certificates are made
 // at run time with pki::make_ca/make_leaf.
+#include "support/io_wait.hpp"
 #include <ttig/net/http_client.hpp>
 #include <ttig/net/probe.hpp>
 #include <ttig/net/server.hpp>
@@ -21,16 +22,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-template <class Pred>
-bool run_until(asio::io_context& ioc, Pred done, std::chrono::milliseconds limit = 10s) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() >= end) return false;
-        if (ioc.stopped()) ioc.restart();
-        ioc.run_for(5ms);
-    }
-    return true;
-}
+using ttig::test::run_until;
 
 struct pki_set {
     pki::key_and_cert ca, other_ca, leaf, wrong_host, expired, ip_leaf;

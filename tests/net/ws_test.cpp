@@ -1,4 +1,5 @@
 // net: WebSocket server and client (ws and wss) on 127.0.0.1:0.
+#include "support/io_wait.hpp"
 #include <ttig/net/server.hpp>
 #include <ttig/net/ws_client.hpp>
 #include <ttig/pki/generate.hpp>
@@ -28,16 +29,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-template <class Pred>
-bool run_until(asio::io_context& ioc, Pred done, std::chrono::milliseconds limit = 10s) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() >= end) return false;
-        if (ioc.stopped()) ioc.restart();
-        ioc.run_for(5ms);
-    }
-    return true;
-}
+using ttig::test::run_until;
 
 // Runs a test coroutine to its end on ioc.
 template <class F>
