@@ -1322,6 +1322,17 @@ struct tts_state::impl {
         return st;
     }
 
+    // The JSON document of the row `sql` (one ?1 parameter) selects; nullopt when absent or not JSON.
+    std::optional<json> load_doc(std::string_view sql, std::string_view key) {
+        auto st = query(sql, std::string(key));
+        if (!st) return std::nullopt;
+        auto row = st->step();
+        if (!row || !*row) return std::nullopt;
+        json j = json::parse(st->column_text(0), nullptr, false);
+        if (j.is_discarded()) return std::nullopt;
+        return j;
+    }
+
     // Parsed gateway and user documents as last read, valid while the database is unchanged
     // (store::database::total_changes is the generation). Filled only outside transactions, so a
     // rolled-back change is never remembered. Bounded; cleared when full.
@@ -1392,12 +1403,9 @@ struct tts_state::impl {
     }
 
     std::optional<user_info> read_user(std::string_view id) {
-        auto st = query("SELECT doc FROM users WHERE user_id = ?1", std::string(id));
-        if (!st) return std::nullopt;
-        auto row = st->step();
-        if (!row || !*row) return std::nullopt;
-        const json j = json::parse(st->column_text(0), nullptr, false);
-        if (j.is_discarded()) return std::nullopt;
+        auto doc = load_doc("SELECT doc FROM users WHERE user_id = ?1", id);
+        if (!doc) return std::nullopt;
+        const json& j = *doc;
         user_info u;
         u.user_id = std::string(id);
         u.name = j.value("name", "");
@@ -1480,12 +1488,9 @@ struct tts_state::impl {
     }
 
     std::optional<connection_stats> load_stats(std::string_view gateway_id) {
-        auto st = query("SELECT doc FROM connection_stats WHERE gateway_id = ?1", std::string(gateway_id));
-        if (!st) return std::nullopt;
-        auto row = st->step();
-        if (!row || !*row) return std::nullopt;
-        const json j = json::parse(st->column_text(0), nullptr, false);
-        if (j.is_discarded()) return std::nullopt;
+        auto doc = load_doc("SELECT doc FROM connection_stats WHERE gateway_id = ?1", gateway_id);
+        if (!doc) return std::nullopt;
+        const json& j = *doc;
         return stats_from_db(std::string(gateway_id), j);
     }
 
@@ -1646,12 +1651,9 @@ proto::result<void> tts_state::put_organization(organization_info o) {
 
 std::optional<organization_info> tts_state::organization(std::string_view organization_id) const {
     std::lock_guard lock(p_->mu);
-    auto st = p_->query("SELECT doc FROM organizations WHERE organization_id = ?1", std::string(organization_id));
-    if (!st) return std::nullopt;
-    auto row = st->step();
-    if (!row || !*row) return std::nullopt;
-    const json j = json::parse(st->column_text(0), nullptr, false);
-    if (j.is_discarded()) return std::nullopt;
+    auto doc = p_->load_doc("SELECT doc FROM organizations WHERE organization_id = ?1", organization_id);
+    if (!doc) return std::nullopt;
+    const json& j = *doc;
     organization_info o;
     o.organization_id = std::string(organization_id);
     o.name = j.value("name", "");
