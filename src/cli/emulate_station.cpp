@@ -41,6 +41,7 @@ struct emulate_station_options {
     std::string control;
     bool virtual_time = false;
     double uplink_interval = 0;
+    unsigned ecdsa_delay_ms = 0;
     double duration = 0;
     bool json = false;
 };
@@ -87,6 +88,7 @@ int run_emulate_station(const emulate_station_options& o) {
     if (o.profile == "ttig") fo.profile = emu::station_profile::ttig();
     else if (o.profile == "basicstation") fo.profile = emu::station_profile::basicstation();
     else return report_error(sub, "cli.bad_option", fmt::format("--profile {}: use ttig or basicstation", o.profile), exit_usage, o.json);
+    fo.profile.ecdsa_handshake_delay = std::chrono::milliseconds(o.ecdsa_delay_ms);
     if (o.uplink_interval > 0) fo.profile.uplink_interval = std::chrono::milliseconds(static_cast<std::int64_t>(o.uplink_interval * 1000));
     auto first = proto::parse_eui(o.eui);
     if (!first) return report_error(sub, first.err(), exit_usage, o.json);
@@ -276,6 +278,9 @@ void setup_emulate_station(CLI::App& emulate) {
                    "{\"cmd\":\"summary\"}, {\"cmd\":\"advance\",\"seconds\":S} (virtual time only)");
     st->add_flag("--virtual-time", o->virtual_time, "Time stands still except through the control socket's advance (tests)");
     st->add_option("--uplink-interval", o->uplink_interval, "Seconds between uplinks of a connected station (0 = none)");
+    st->add_option("--ecdsa-handshake-delay", o->ecdsa_delay_ms,
+                   "Milliseconds a slow device spends on an ECDSA handshake before it sends anything (real time; 0 = none)")
+        ->capture_default_str();
     st->add_option("--duration", o->duration, "Stop after this many seconds (default: until SIGINT/SIGTERM)");
     add_json_flag(*st, o->json);
     st->callback([o] {

@@ -66,6 +66,7 @@ struct station_fleet::impl : std::enable_shared_from_this<impl> {
         int status = 0;
         std::size_t content_length = 0;
         std::optional<proto::ws_frame_reader> frames;
+        std::shared_ptr<boost::asio::steady_timer> slow_handshake;  // profile.ecdsa_handshake_delay
     };
 
     struct station_rt {
@@ -168,6 +169,8 @@ struct station_fleet::impl : std::enable_shared_from_this<impl> {
         ch.buf.clear();
         ch.buf.shrink_to_fit();
         ch.frames.reset();
+        if (ch.slow_handshake) ch.slow_handshake->cancel();
+        ch.slow_handshake.reset();
     }
 
     void act(station_rt& st, station_action a) {
@@ -227,6 +230,20 @@ struct station_fleet::impl : std::enable_shared_from_this<impl> {
             if (ch2.gen != gen) return;
             if (!r) return self->fail(st2, c, r.err().what());
             ch2.at = stage::head;
+            const auto delay = self->opts.profile.ecdsa_handshake_delay;
+            if (delay.count() > 0 && ch2.stream->peer_key_type() == "EC") {
+                // A slow device is still verifying the server's ECDSA signature: nothing is sent.
+                ch2.slow_handshake = std::make_shared<boost::asio::steady_timer>(self->ioc, delay);
+                ch2.slow_handshake->async_wait([w, index, c, gen, wire = std::move(wire)](boost::system::error_code ec) mutable {
+                    auto self2 = w.lock();
+                    if (!self2 || ec) return;
+                    auto& ch3 = self2->stations[index]->ch[static_cast<std::size_t>(c)];
+                    if (ch3.gen != gen || !ch3.stream) return;
+                    ch3.slow_handshake.reset();
+                    ch3.stream->write(std::move(wire));
+                });
+                return;
+            }
             ch2.stream->write(std::move(wire));
         });
     }

@@ -264,7 +264,9 @@ proto::result<std::unique_ptr<tts_emulator>> tts_emulator::start(boost::asio::io
         lns_options lo = cfg.lns;
         lo.cluster = info.name;
         c->lns = std::make_unique<lns_server>(*c->state, *c->limiter, lo);
-        c->server = std::make_unique<net::server>(ioc);
+        net::server_options srv_opts;
+        if (cfg.header_timeout.count() > 0) srv_opts.read_timeout = cfg.header_timeout;
+        c->server = std::make_unique<net::server>(ioc, srv_opts);
         const std::weak_ptr<cluster_runtime> weak = c;
         auto tls = cluster_tls(p->ca, sans, tls_specs.is_object() && tls_specs.contains(info.name) ? tls_specs[info.name] : nlohmann::json(nullptr));
         if (!tls) return tls.err();

@@ -24,6 +24,7 @@
 #include <fmt/format.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
 #include <arpa/inet.h>
@@ -176,6 +177,11 @@ public:
         return v ? std::string_view(v) : std::string_view();
     }
 
+    std::string_view peer_key_type() const noexcept override {
+        const char* v = peer_key_type_.load();
+        return v ? std::string_view(v) : std::string_view();
+    }
+
 private:
     std::shared_ptr<byte_stream_impl> self() { return std::static_pointer_cast<byte_stream_impl>(shared_from_this()); }
 
@@ -279,7 +285,16 @@ private:
             return;
         }
         state_ = bs_state::open;
-        if (s_.is_tls()) tls_protocol_.store(SSL_get_version(s_.ssl()));
+        if (s_.is_tls()) {
+            tls_protocol_.store(SSL_get_version(s_.ssl()));
+            const char* kind = "other";
+            if (X509* peer = SSL_get0_peer_certificate(s_.ssl()))
+                if (EVP_PKEY* k = X509_get0_pubkey(peer)) {
+                    const int id = EVP_PKEY_get_base_id(k);
+                    kind = id == EVP_PKEY_EC ? "EC" : id == EVP_PKEY_RSA ? "RSA" : "other";
+                }
+            peer_key_type_.store(kind);
+        }
         error_code ignored;
         s_.socket().set_option(tcp::no_delay(true), ignored);
         if (!pending_.empty()) flush();
@@ -446,6 +461,7 @@ private:
     std::shared_ptr<watchdog> wd_;    // during connect
     std::weak_ptr<watchdog> linger_;  // during a graceful close with writes in flight
     std::atomic<const char*> tls_protocol_{nullptr};
+    std::atomic<const char*> peer_key_type_{nullptr};
     bs_state state_ = bs_state::idle;
     bool reading_ = false;
     bool writing_ = false;

@@ -57,9 +57,12 @@ struct e2e {
     const std::string gw = "office-ttig";
     const std::string eui = "58A0CBFFFE800123";
 
-    explicit e2e(bool allow_cups_uri_update = false) {
+    emu::station_profile profile = emu::station_profile::ttig();
+
+    explicit e2e(bool allow_cups_uri_update = false, std::chrono::milliseconds header_timeout = {}) {
         emu::emulator_config c;
         c.cups.allow_cups_uri_update = allow_cups_uri_update;
+        c.header_timeout = header_timeout;
         c.ca_dir = dir.path / "tts";
         fs::create_directories(c.ca_dir);
         c.real_time_ticks = false;
@@ -130,7 +133,7 @@ struct e2e {
         emu::fleet_options fo;
         fo.homes = {home()};
         fo.euis = {proto::parse_eui(eui)->eui};
-        fo.profile = emu::station_profile::ttig();
+        fo.profile = profile;
         fo.on_event = [this](std::size_t, const emu::station_event& e) {
             std::lock_guard lock(mu);
             events.push_back(e);
@@ -283,5 +286,28 @@ TEST_SUITE("emu.station") {
         CHECK(slurp(t.home() / "cups.uri") == wrong);
         CHECK(t.engine_set() == station::variant::regular);
         CHECK(t.wait_for(connected));  // LNS unaffected throughout
+    }
+
+    TEST_CASE("end to end: a slow ECDSA handshake against a short header timeout never gets through (tls-handshake-too-slow)") {
+        // The emulator's certificates are ECDSA; its listeners close a connection that sends no
+        // request head within 300 ms (TTS's LBS listener had 5 s before 3.30.2). These are real
+        // timeouts on both sides, so this test takes about a second of real time.
+        e2e t(false, 300ms);
+        t.register_gateway();
+        t.make_home();
+        t.profile.ecdsa_handshake_delay = 800ms;
+        t.start_fleet();
+        REQUIRE(t.wait_for([&](const emu::fleet_summary&) { return t.count("cups.fail") >= 1; }));
+        CHECK(t.count("cups.ok") == 0);
+        CHECK_FALSE(slurp(t.home() / "tc.uri"));
+        CHECK_FALSE(slurp(t.home() / "cups-bak.done"));  // no 200 ever
+
+        // The same station, fast enough for the timeout: provisioned and connected.
+        e2e fast(false, 2000ms);
+        fast.register_gateway();
+        fast.make_home();
+        fast.profile.ecdsa_handshake_delay = 100ms;
+        fast.start_fleet();
+        CHECK(fast.wait_for(connected));
     }
 }

@@ -36,6 +36,12 @@ struct station_profile {
     int max_chain_depth = 0;          // 0 = no limit
     std::size_t max_chain_bytes = 0;  // 0 = no limit
     std::chrono::milliseconds uplink_interval{0};  // 0 = no uplinks
+    // Real time a constrained device spends on an ECDSA handshake (mbedTLS verifying the server's
+    // ECDSA signature on a small CPU): after a TLS handshake with an EC server key the driver
+    // waits this long before writing its first bytes, so a server with a short header timeout
+    // (TTS's LBS listener before 3.30.2: 5 s) closes the connection first. 0 = none. The TTIG's
+    // real figure is unverified; no profile sets one by default.
+    std::chrono::milliseconds ecdsa_handshake_delay{0};
 
     static station_profile basicstation();
     // TTIG: model "minihub", TLS 1.2, a small chain budget (mbedTLS with ~19 KB heap).

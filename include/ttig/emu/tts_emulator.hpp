@@ -14,6 +14,8 @@
 #include <ttig/proto/error.hpp>
 
 #include <boost/asio/io_context.hpp>
+
+#include <chrono>
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
@@ -32,6 +34,9 @@ struct emulator_config {
     cups_options cups;
     lns_options lns;                        // template for every cluster's LNS (cluster name is set per cluster)
     bool real_time_ticks = true;            // drive LNS timers from a background ticker (off in virtual-time tests)
+    // How long a connection may take to send its request head (TTS's LBS listener: 5 s before
+    // 3.30.2, 30 s since; real time). 0 = the server default (120 s, also the keep-alive idle time).
+    std::chrono::milliseconds header_timeout{0};
     std::function<void(std::string_view)> log;  // one line per event; never receives secrets
 };
 

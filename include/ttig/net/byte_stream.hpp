@@ -93,6 +93,9 @@ public:
 
     // Negotiated protocol, "TLSv1.2" / "TLSv1.3"; "" for plain TCP or before the connection is up.
     virtual std::string_view tls_protocol() const noexcept = 0;
+    // The server certificate's key type once TLS is up: "EC", "RSA", "other"; "" for plain TCP or
+    // before the connection is up.
+    virtual std::string_view peer_key_type() const noexcept = 0;
 
 protected:
     byte_stream() = default;
