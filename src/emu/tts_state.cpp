@@ -901,16 +901,22 @@ void merge_into(ojson& dst, const ojson& src) {
 }
 
 
-// {a: {b: value}} for the dotted path "a.b" (the part of a field mask path below its top field).
-template <class J>
-J nest_under_path(const std::string& rest, J value) {
+// The segments of a dotted field-mask path: "a.b" -> {"a", "b"}.
+std::vector<std::string> split_path(const std::string& path) {
     std::vector<std::string> parts;
     for (std::size_t s = 0;;) {
-        const auto d = rest.find('.', s);
-        parts.push_back(rest.substr(s, d == std::string::npos ? std::string::npos : d - s));
+        const auto d = path.find('.', s);
+        parts.push_back(path.substr(s, d == std::string::npos ? std::string::npos : d - s));
         if (d == std::string::npos) break;
         s = d + 1;
     }
+    return parts;
+}
+
+// {a: {b: value}} for the dotted path "a.b" (the part of a field mask path below its top field).
+template <class J>
+J nest_under_path(const std::string& rest, J value) {
+    const auto parts = split_path(rest);
     for (auto it = parts.rbegin(); it != parts.rend(); ++it) value = J{{*it, value}};
     return value;
 }
@@ -1003,16 +1009,7 @@ ojson render_gateway(const gateway& gw, std::span<const std::string> paths) {
             for (const auto& s : subs) {
                 ojson sel = select_sub(value, s);
                 if (sel.is_null()) continue;
-                ojson nested = sel;
-                std::vector<std::string> parts;
-                for (std::size_t st = 0;;) {
-                    const auto d = s.find('.', st);
-                    parts.push_back(s.substr(st, d == std::string::npos ? std::string::npos : d - st));
-                    if (d == std::string::npos) break;
-                    st = d + 1;
-                }
-                for (auto it = parts.rbegin(); it != parts.rend(); ++it) nested = ojson{{*it, nested}};
-                merge_into(part, nested);
+                merge_into(part, nest_under_path<ojson>(s, sel));
             }
             value = part;
         }
@@ -1812,13 +1809,7 @@ void apply_path(ojson& doc, const std::string& path, const ojson& values) {
         else doc.erase(top);
         return;
     }
-    std::vector<std::string> parts;
-    for (std::size_t s = 0;;) {
-        const auto d = path.find('.', s);
-        parts.push_back(path.substr(s, d == std::string::npos ? std::string::npos : d - s));
-        if (d == std::string::npos) break;
-        s = d + 1;
-    }
+    const auto parts = split_path(path);
     const ojson* src = &values;
     for (const auto& p : parts) {
         if (!src->is_object() || !src->contains(p)) {
