@@ -450,20 +450,29 @@ http_client::~http_client() {
     impl_.reset();
 }
 
-void http_client::request_impl(proto::http_request req, request_options opts, asio::any_completion_handler<signature> handler) {
-    auto self = impl_;
+namespace {
+
+// Runs `work` on a new strand of the client's executor and hands its result to `handler` on the
+// handler's executor; an exception becomes net.io.
+template <class Result, class Sig>
+void spawn_request(const std::shared_ptr<http_client::impl>& self, asio::awaitable<Result> work, asio::any_completion_handler<Sig> handler) {
     auto strand = asio::make_strand(self->ex);
     auto hex = asio::get_associated_executor(handler, self->ex);
-    auto out = std::make_shared<std::optional<response_result>>();
-    auto body = [](std::shared_ptr<impl> s, proto::http_request r, request_options o,
-                   std::shared_ptr<std::optional<response_result>> slot) -> asio::awaitable<void> {
-        slot->emplace(co_await run_request(std::move(s), std::move(r), std::move(o)));
+    auto out = std::make_shared<std::optional<Result>>();
+    auto body = [](asio::awaitable<Result> w, std::shared_ptr<std::optional<Result>> slot) -> asio::awaitable<void> {
+        slot->emplace(co_await std::move(w));
     };
-    asio::co_spawn(strand, body(self, std::move(req), std::move(opts), out),
+    asio::co_spawn(strand, body(std::move(work), out),
                    asio::bind_executor(hex, [h = std::move(handler), out](std::exception_ptr e) mutable {
-                       if (e || !*out) std::move(h)(response_result(proto::make_error(net_errc::io, "internal error in the HTTP client")));
+                       if (e || !*out) std::move(h)(Result(proto::make_error(net_errc::io, "internal error in the HTTP client")));
                        else std::move(h)(std::move(**out));
                    }));
+}
+
+}  // namespace
+
+void http_client::request_impl(proto::http_request req, request_options opts, asio::any_completion_handler<signature> handler) {
+    spawn_request<response_result>(impl_, run_request(impl_, std::move(req), std::move(opts)), std::move(handler));
 }
 
 response_result http_client::request(proto::http_request req, const request_options& opts) {
@@ -477,19 +486,7 @@ response_result http_client::request(proto::http_request req, const request_opti
 }
 
 void http_client::stream_impl(proto::http_request req, stream_options opts, asio::any_completion_handler<stream_signature> handler) {
-    auto self = impl_;
-    auto strand = asio::make_strand(self->ex);
-    auto hex = asio::get_associated_executor(handler, self->ex);
-    auto out = std::make_shared<std::optional<stream_result>>();
-    auto body = [](std::shared_ptr<impl> s, proto::http_request r, stream_options o,
-                   std::shared_ptr<std::optional<stream_result>> slot) -> asio::awaitable<void> {
-        slot->emplace(co_await run_stream_request(std::move(s), std::move(r), std::move(o)));
-    };
-    asio::co_spawn(strand, body(self, std::move(req), std::move(opts), out),
-                   asio::bind_executor(hex, [h = std::move(handler), out](std::exception_ptr e) mutable {
-                       if (e || !*out) std::move(h)(stream_result(proto::make_error(net_errc::io, "internal error in the HTTP client")));
-                       else std::move(h)(std::move(**out));
-                   }));
+    spawn_request<stream_result>(impl_, run_stream_request(impl_, std::move(req), std::move(opts)), std::move(handler));
 }
 
 stream_result http_client::request_stream(proto::http_request req, const stream_options& opts) {
