@@ -33,6 +33,7 @@ struct emulate_tts_options {
     std::string fallback_frequency_plan;
     unsigned threads = 1;
     unsigned header_timeout_ms = 0;
+    std::uint16_t factory_cups_port = 0;
     bool json = false;
 };
 
@@ -88,6 +89,7 @@ int run_emulate_tts(const emulate_tts_options& o) {
     cfg.lns.require_registered_gateways = o.require_registered;
     cfg.lns.fallback_frequency_plan = o.fallback_frequency_plan;
     cfg.header_timeout = std::chrono::milliseconds(o.header_timeout_ms);
+    cfg.factory_cups_port = o.factory_cups_port;
     std::filesystem::path out_dir = o.config_out.empty() ? std::filesystem::temp_directory_path() / fmt::format("ttigctl-emulate-{}", ::getpid())
                                                          : std::filesystem::absolute(o.config_out).parent_path();
     cfg.ca_dir = out_dir;
@@ -183,6 +185,9 @@ void setup_emulate(CLI::App& app) {
     tts->add_option("--default-lns-uri", o->default_lns_uri, "LNS URI for gateways without gateway_server_address (gcs.basic-station.default.lns-uri)");
     tts->add_flag("--require-registered-gateways", o->require_registered, "Refuse unregistered EUIs on the LNS (gs.require-registered-gateways)");
     tts->add_option("--fallback-frequency-plan", o->fallback_frequency_plan, "Frequency plan for unregistered gateways on the LNS");
+    tts->add_option("--factory-cups-port", o->factory_cups_port,
+                    "Port of the emulated TTIG factory CUPS (rjs.sm.tc), which redirects TTIGs claimed here to this TTS CUPS "
+                    "(0 = any free port; see factory_cups_url and factory_cups_resolve in --config-out)");
     tts->add_option("--header-timeout", o->header_timeout_ms,
                     "Milliseconds a connection may take to send its request head (TTS's LBS listener: 5000 before 3.30.2, 30000 since;\n"
                     "0 = 120000, also the keep-alive idle time)")

@@ -63,7 +63,7 @@ nlohmann::ordered_json summary_json(const emu::fleet_summary& s) {
 }
 
 // Homes without any cups.uri get the given CUPS set (a TTIG's factory CUPS).
-proto::result<void> provision(const std::filesystem::path& dir, const emulate_station_options& o, const std::optional<proto::bytes>& trust,
+proto::result<void> provision(const std::filesystem::path& dir, const std::string& cups_uri, const std::optional<proto::bytes>& trust,
                               const std::optional<proto::bytes>& token) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
@@ -71,9 +71,9 @@ proto::result<void> provision(const std::filesystem::path& dir, const emulate_st
     station::home h(dir);
     auto cur = h.read(station::category::cups, station::variant::regular);
     if (!cur) return cur.err();
-    if (cur->has_uri() || o.cups_uri.empty()) return {};
+    if (cur->has_uri() || cups_uri.empty()) return {};
     station::cred_set set;
-    set.uri = o.cups_uri;
+    set.uri = cups_uri;
     set.trust = trust;
     set.key = token;
     return h.write_set(station::category::cups, station::variant::regular, set);
@@ -88,6 +88,7 @@ int run_emulate_station(const emulate_station_options& o) {
     if (o.profile == "ttig") fo.profile = emu::station_profile::ttig();
     else if (o.profile == "basicstation") fo.profile = emu::station_profile::basicstation();
     else return report_error(sub, "cli.bad_option", fmt::format("--profile {}: use ttig or basicstation", o.profile), exit_usage, o.json);
+    const std::string factory_default = o.profile == "ttig" && o.cups_uri.empty() ? "https://rjs.sm.tc:9191" : "";
     fo.profile.ecdsa_handshake_delay = std::chrono::milliseconds(o.ecdsa_delay_ms);
     if (o.uplink_interval > 0) fo.profile.uplink_interval = std::chrono::milliseconds(static_cast<std::int64_t>(o.uplink_interval * 1000));
     auto first = proto::parse_eui(o.eui);
@@ -110,7 +111,7 @@ int run_emulate_station(const emulate_station_options& o) {
     }
     for (std::size_t i = 0; i < o.count; ++i) {
         const std::filesystem::path dir = o.count == 1 ? std::filesystem::path(o.home) : std::filesystem::path(o.home) / std::to_string(i);
-        if (auto r = provision(dir, o, trust, token); !r) return report_error(sub, r.err(), exit_local_io, o.json);
+        if (auto r = provision(dir, o.cups_uri.empty() ? factory_default : o.cups_uri, trust, token); !r) return report_error(sub, r.err(), exit_local_io, o.json);
         fo.homes.push_back(dir);
         fo.euis.push_back(proto::eui64{first->eui.value + i});
     }
@@ -268,7 +269,9 @@ void setup_emulate_station(CLI::App& emulate) {
     st->add_option("--count", o->count, "Number of stations")->capture_default_str();
     st->add_option("--profile", o->profile, "ttig (model minihub, TLS 1.2, small chain budget, buttons) or basicstation")->capture_default_str();
     st->add_option("--eui", o->eui, "EUI of station 0; station n has EUI + n")->capture_default_str();
-    st->add_option("--cups-uri", o->cups_uri, "CUPS URI written into homes that have none (a TTIG's factory CUPS)");
+    st->add_option("--cups-uri", o->cups_uri,
+                   "CUPS URI written into homes that have none; default for --profile ttig: the factory CUPS https://rjs.sm.tc:9191 "
+                   "(send it to `emulate tts --factory-cups-port` with --resolve rjs.sm.tc:9191:127.0.0.1)");
     st->add_option("--cups-trust", o->cups_trust, "Trust (PEM or DER) written with --cups-uri");
     st->add_option("--cups-token-file", o->cups_token_file, "Token file (\"Authorization: Bearer NNSXS...\") written as cups.key with --cups-uri");
     st->add_option("--events", o->events, "Append the JSON lines here instead of stdout");

@@ -485,7 +485,8 @@ proto::result<scenario> parse_scenario_json(const json& doc) {
             if (!elsewhere) return elsewhere.err();
             s.claimable.push_back({eui->eui, *token, managed->value_or(false),
                                    elsewhere->value_or(false) ? claimable_gateway::upstream_state::claimed_elsewhere
-                                                              : claimable_gateway::upstream_state::unclaimed});
+                                                              : claimable_gateway::upstream_state::unclaimed,
+                                   std::string{}});
         }
     }
 

@@ -969,6 +969,23 @@ struct tts_api::call {
         if (!a) return rollback(std::move(a).err());
         auto created = create_checked(*a, std::move(*doc), *collaborator);
         if (!created) return rollback(std::move(created).err());
+        // What the claiming upstream provisions for a TTIG (emulator's choice, scenario.hpp): a CUPS
+        // key the factory CUPS hands to the device with the TTS CUPS URI, and an LNS key in
+        // lbs_lns_secret so that TTS CUPS can answer with the LNS credentials.
+        const auto owner = entity_ref::gateway(target_id);
+        auto cups_key = st.create_api_key(owner, "cups-key-claim", rights{right::gateway_info, right::gateway_settings_basic,
+                                                                            right::gateway_read_secrets});
+        auto undo = [&](tts_error cause) -> outcome {
+            (void)st.purge_gateway(target_id);
+            return rollback(std::move(cause));
+        };
+        if (!cups_key) return undo(std::move(cups_key).err());
+        auto lns_key = st.create_api_key(owner, "lns-key-claim", rights{right::gateway_info, right::gateway_link});
+        if (!lns_key) return undo(std::move(lns_key).err());
+        const std::vector<std::string> secret_path{"lbs_lns_secret"};
+        if (auto u = st.update_gateway(target_id, ojson{{"lbs_lns_secret", {{"value", base64_encode(lns_key->token)}}}}, secret_path); !u)
+            return undo(std::move(u).err());
+        (void)st.set_claim_state(gateway_eui, claimable_gateway::upstream_state::claimed_here, cups_key->token);
         ojson out;
         out["gateway_id"] = target_id;
         out["eui"] = gateway_eui.hex();

@@ -24,6 +24,12 @@ std::string host_of(std::string_view address) {
     return a ? a->host : std::string(address);
 }
 
+// The factory CUPS host name a TTIG's cups.uri holds (disconnected-catalogue §2.8).
+constexpr std::string_view factory_cups_host = "rjs.sm.tc";
+
+// A listen host as it appears in a URL (IPv6 in brackets).
+std::string url_host(const std::string& h) { return h.find(':') != std::string::npos ? "[" + h + "]" : h; }
+
 bool is_loopback_name(std::string_view host) { return host == "localhost" || host == "127.0.0.1" || host == "::1" || host.starts_with("127."); }
 
 // A chain variant's size setting ("chain_length" / "chain_bytes"): absent = the default; otherwise
@@ -164,6 +170,9 @@ struct tts_emulator::impl {
     pki::key_and_cert ca;
     std::filesystem::path ca_file;
     std::string admin_token, admin_user = "admin";
+    std::unique_ptr<factory_cups> factory;
+    std::unique_ptr<net::server> factory_server;
+    std::uint16_t factory_port = 0;
     std::jthread ticker;
     std::mutex tick_mu;
     std::condition_variable_any tick_cv;
@@ -222,7 +231,7 @@ proto::result<std::unique_ptr<tts_emulator>> tts_emulator::start(boost::asio::io
     auto ca = pki::make_ca("ttigctl emulated The Things Stack CA");
     if (!ca) return ca.err();
     p->ca = std::move(*ca);
-    std::vector<std::string> sans{"localhost", "127.0.0.1", "::1"};
+    std::vector<std::string> sans{"localhost", "127.0.0.1", "::1", std::string(factory_cups_host)};
     if (!cfg.listen_host.empty() && std::find(sans.begin(), sans.end(), cfg.listen_host) == sans.end() && cfg.listen_host != "0.0.0.0" &&
         cfg.listen_host != "::")
         sans.push_back(cfg.listen_host);
@@ -392,6 +401,30 @@ proto::result<std::unique_ptr<tts_emulator>> tts_emulator::start(boost::asio::io
         p->clusters.push_back(std::move(c));
         first = false;
     }
+    // The TTIG factory CUPS: claimed TTIGs go to the CUPS of the cluster their record points at.
+    {
+        auto* self = p.get();
+        p->factory = std::make_unique<factory_cups>(*p->state, [self](const std::optional<gateway>& gw) {
+            const cluster_runtime* target = self->clusters.front().get();
+            if (gw)
+                if (auto ci = self->state->cluster_for_address(host_of(gw->gateway_server_address())))
+                    for (const auto& c : self->clusters)
+                        if (c->info.name == ci->name) target = c.get();
+            return factory_target{fmt::format("https://{}:{}", url_host(self->cfg.listen_host), target->https_port), self->ca.cert_der};
+        });
+        p->factory_server = std::make_unique<net::server>(ioc, net::server_options{});
+        p->factory_server->handle("*", "/update-info", [self](proto::http_request req, net::responder r) {
+            auto res = self->factory->handle(req);
+            self->log(fmt::format("factory cups: {} for {}", res.status, req.body.substr(0, 40)));
+            r.send(std::move(res));
+        });
+        auto tls = cluster_tls(p->ca, sans, nlohmann::json(nullptr));
+        if (!tls) return tls.err();
+        auto port = p->factory_server->listen(net::listener_config{cfg.listen_host, cfg.factory_cups_port, *tls});
+        if (!port) return port.err();
+        p->factory_port = *port;
+        p->log(fmt::format("factory cups ({}): https {}:{}", factory_cups_host, cfg.listen_host, p->factory_port));
+    }
     p->cfg = std::move(cfg);
 
     auto emu = std::unique_ptr<tts_emulator>(new tts_emulator(std::move(p)));
@@ -420,6 +453,7 @@ void tts_emulator::stop() {
         p_->ticker.join();
     }
     for (auto& c : p_->clusters) c->server->stop();
+    if (p_->factory_server) p_->factory_server->stop();
 }
 
 nlohmann::ordered_json tts_emulator::config_json() const {
@@ -429,6 +463,9 @@ nlohmann::ordered_json tts_emulator::config_json() const {
     j["api_url"] = fmt::format("https://{}:{}", host, home.https_port);
     j["cups_url"] = fmt::format("https://{}:{}", host, home.https_port);
     j["lns_url"] = fmt::format("wss://{}:{}", host, home.wss_port);
+    j["factory_cups_url"] = fmt::format("https://{}:{}", host, p_->factory_port);
+    // A TTIG's cups.uri names the real factory host: this entry sends it here.
+    j["factory_cups_resolve"] = fmt::format("{}:{}:{}", factory_cups_host, p_->factory_port, p_->cfg.listen_host);
     j["ca_file"] = p_->ca_file.string();
     j["admin_api_key"] = p_->admin_token;
     j["admin_user_id"] = p_->admin_user;

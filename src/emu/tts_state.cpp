@@ -1151,7 +1151,7 @@ ojson connection_stats::to_json(std::span<const std::string> paths) const {
 
 namespace {
 
-constexpr std::array<std::string_view, 1> schema{
+constexpr std::array<std::string_view, 2> schema{
     R"sql(
 CREATE TABLE users (user_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE organizations (organization_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
@@ -1172,6 +1172,10 @@ CREATE TABLE connection_stats (gateway_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE claimables (eui TEXT PRIMARY KEY, owner_token TEXT NOT NULL, managed INTEGER NOT NULL, state TEXT NOT NULL);
 CREATE TABLE clusters (position INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, address TEXT NOT NULL,
   identity_server INTEGER NOT NULL);
+)sql",
+    // The CUPS key the claiming upstream hands to the factory CUPS for a claimed TTIG.
+    R"sql(
+ALTER TABLE claimables ADD COLUMN cups_key TEXT NOT NULL DEFAULT '';
 )sql",
 };
 
@@ -2298,8 +2302,8 @@ std::optional<connection_stats> tts_state::connection_stats_of(std::string_view 
 
 proto::result<void> tts_state::put_claimable(claimable_gateway g) {
     std::lock_guard lock(p_->mu);
-    if (auto r = p_->run("INSERT OR REPLACE INTO claimables (eui, owner_token, managed, state) VALUES (?1, ?2, ?3, ?4)",
-                         g.eui.hex(), g.owner_token, g.managed, state_name(g.state));
+    if (auto r = p_->run("INSERT OR REPLACE INTO claimables (eui, owner_token, managed, state, cups_key) VALUES (?1, ?2, ?3, ?4, ?5)",
+                         g.eui.hex(), g.owner_token, g.managed, state_name(g.state), g.cups_key);
         !r)
         return state_error(r.err());
     return {};
@@ -2307,30 +2311,30 @@ proto::result<void> tts_state::put_claimable(claimable_gateway g) {
 
 std::optional<claimable_gateway> tts_state::claimable(proto::eui64 eui) const {
     std::lock_guard lock(p_->mu);
-    auto st = p_->query("SELECT owner_token, managed, state FROM claimables WHERE eui = ?1", eui.hex());
+    auto st = p_->query("SELECT owner_token, managed, state, cups_key FROM claimables WHERE eui = ?1", eui.hex());
     if (!st) return std::nullopt;
     auto row = st->step();
     if (!row || !*row) return std::nullopt;
-    return claimable_gateway{eui, st->column_text(0), st->column_int64(1) != 0, state_from(st->column_text(2))};
+    return claimable_gateway{eui, st->column_text(0), st->column_int64(1) != 0, state_from(st->column_text(2)), st->column_text(3)};
 }
 
 std::vector<claimable_gateway> tts_state::claimables() const {
     std::lock_guard lock(p_->mu);
     std::vector<claimable_gateway> out;
-    auto st = p_->query("SELECT eui, owner_token, managed, state FROM claimables ORDER BY eui");
+    auto st = p_->query("SELECT eui, owner_token, managed, state, cups_key FROM claimables ORDER BY eui");
     if (!st) return out;
     while (true) {
         auto row = st->step();
         if (!row || !*row) break;
         if (auto eui = eui_from_hex(st->column_text(0)))
-            out.push_back({*eui, st->column_text(1), st->column_int64(2) != 0, state_from(st->column_text(3))});
+            out.push_back({*eui, st->column_text(1), st->column_int64(2) != 0, state_from(st->column_text(3)), st->column_text(4)});
     }
     return out;
 }
 
-proto::result<void> tts_state::set_claim_state(proto::eui64 eui, claimable_gateway::upstream_state s) {
+proto::result<void> tts_state::set_claim_state(proto::eui64 eui, claimable_gateway::upstream_state s, std::string_view cups_key) {
     std::lock_guard lock(p_->mu);
-    if (auto r = p_->run("UPDATE claimables SET state = ?2 WHERE eui = ?1", eui.hex(), state_name(s)); !r)
+    if (auto r = p_->run("UPDATE claimables SET state = ?2, cups_key = ?3 WHERE eui = ?1", eui.hex(), state_name(s), std::string(cups_key)); !r)
         return state_error(r.err());
     return {};
 }

@@ -5,6 +5,7 @@
 #include <ttig/emu/station_fleet.hpp>
 #include <ttig/emu/tts_emulator.hpp>
 #include <ttig/emu/tts_state.hpp>
+#include <ttig/net/host_map.hpp>
 #include <ttig/net/http_client.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -129,8 +130,21 @@ struct e2e {
         std::ofstream(home() / "cups.key") << "Authorization: Bearer " << cups_key << "\r\n";
     }
 
+    // A TTIG fresh from the factory: only the factory CUPS URI and its trust, mapped to the
+    // emulator's factory listener the way --resolve maps it.
+    net::host_map factory_hosts;
+    void make_factory_home() {
+        fs::create_directories(home());
+        const std::string entry = cfg["factory_cups_resolve"].get<std::string>();  // rjs.sm.tc:PORT:127.0.0.1
+        REQUIRE(factory_hosts.add(entry));
+        const std::string port = entry.substr(entry.find(':') + 1, entry.rfind(':') - entry.find(':') - 1);
+        std::ofstream(home() / "cups.uri") << "https://rjs.sm.tc:" << port;
+        std::ofstream(home() / "cups.trust") << tts->ca_pem();
+    }
+
     void start_fleet() {
         emu::fleet_options fo;
+        if (!factory_hosts.empty()) fo.hosts = &factory_hosts;
         fo.homes = {home()};
         fo.euis = {proto::parse_eui(eui)->eui};
         fo.profile = profile;
@@ -206,6 +220,58 @@ TEST_SUITE("emu.station") {
         REQUIRE(g);
         CHECK(g->body.find("cups-last-seen") != std::string::npos);
         CHECK(g->body.find(R"("cups-model":"minihub")") != std::string::npos);
+    }
+
+    TEST_CASE("end to end: a TTIG goes from its factory CUPS to the TTS CUPS to a connected LNS session once it is claimed") {
+        e2e t;
+        REQUIRE(t.tts->state().put_claimable({proto::parse_eui(t.eui)->eui, "WIFIPASS", false,
+                                              emu::claimable_gateway::upstream_state::unclaimed, {}}));
+        t.make_factory_home();
+        const auto factory_uri = slurp(t.home() / "cups.uri");
+        t.start_fleet();
+        // Not claimed yet: the factory CUPS has nothing for it; the station retries every minute.
+        REQUIRE(t.wait_for([&](const emu::fleet_summary&) { return t.count("cups.fail") >= 1; }));
+        t.advance(2min);
+        CHECK(t.count("cups.fail") >= 2);
+        CHECK_FALSE(connected(t.fleet->summary()));
+        CHECK_FALSE(fs::exists(t.home() / "tc.uri"));
+
+        // The owner claims it (what `ttigctl claim` does): the claim provisions a CUPS key and an LNS key.
+        const std::string lns = t.cfg["lns_url"].get<std::string>();  // wss://127.0.0.1:PORT
+        const std::string gs_address = lns.substr(6);                   // the claim takes host:port
+        auto claim = t.rest("POST", "/api/v3/gcls/claim",
+                            R"({"authenticated_identifiers":{"gateway_eui":")" + t.eui + R"(","authentication_code":")" +
+                                emu::base64_encode("WIFIPASS") + R"("},"collaborator":{"user_ids":{"user_id":"admin"}},"target_gateway_id":")" +
+                                t.gw + R"(","target_gateway_server_address":")" + gs_address + R"(","target_frequency_plan_ids":["EU_863_870_TTN"]})");
+        REQUIRE(claim);
+        REQUIRE_MESSAGE(claim->status == 200, claim->body);
+
+        // At its next retry the factory CUPS redirects it; a minute later (the station's interval
+        // after an update) it asks the TTS CUPS, which sends the LNS settings; then it connects.
+        t.advance(3min);
+        if (!t.wait_for(connected)) {
+            std::lock_guard lock(t.mu);
+            for (const auto& e : t.events) MESSAGE(e.kind << " " << e.detail);
+            FAIL("the claimed TTIG did not connect");
+        }
+        CHECK(slurp(t.home() / "cups.uri") == t.cfg["cups_url"].get<std::string>());
+        CHECK(slurp(t.home() / "cups-bak.uri") == factory_uri);  // the first set that got a 200
+        CHECK(slurp(t.home() / "tc.uri") == lns);
+        auto keys = t.rest("GET", "/api/v3/gateways/" + t.gw + "/api-keys");
+        REQUIRE(keys);
+        const auto kj = nlohmann::json::parse(keys->body);
+        std::string cups_key_id;
+        for (const auto& k : kj["api_keys"])
+            if (k["name"] == "cups-key-claim") cups_key_id = k["id"];
+        REQUIRE_FALSE(cups_key_id.empty());
+        // The station holds the CUPS key the claim made: "Authorization: NNSXS.<id>.<secret>".
+        const auto ck = slurp(t.home() / "cups.key");
+        REQUIRE(ck);
+        CHECK(ck->starts_with("Authorization: NNSXS." + cups_key_id + "."));
+        auto stats = t.rest("GET", "/api/v3/gs/gateways/" + t.gw + "/connection/stats");
+        REQUIRE(stats);
+        CHECK_MESSAGE(stats->status == 200, stats->body);
+        CHECK(nlohmann::json::parse(stats->body).contains("connected_at"));
     }
 
     TEST_CASE("end to end: a deleted LNS key ends in CUPS answering without LNS credentials; the station keeps asking") {

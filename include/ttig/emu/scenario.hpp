@@ -61,7 +61,11 @@
 // The claiming upstream of a TTIG is not open source (tts-api.md §4.9): a wrong owner token
 // answers 409 pkg/deviceclaimingserver:"claim gateway" with cause emu/upstream:owner_token_mismatch,
 // an EUI claimed elsewhere with cause emu/upstream:gateway_claimed_elsewhere (names chosen by
-// the emulator; clients should only rely on the outer error).
+// the emulator; clients should only rely on the outer error). A successful claim creates the
+// record as open-source TTS does (require_authenticated_connection, enforce_duty_cycle, the GS
+// address and plans) plus what a TTIG needs to get home, which the real upstream must provide in
+// some form: a CUPS key "cups-key-claim" (INFO, SETTINGS_BASIC, READ_SECRETS) handed to the
+// factory CUPS (factory_cups.hpp), and an LNS key "lns-key-claim" (INFO, LINK) in lbs_lns_secret.
 #pragma once
 
 #include <ttig/emu/rate_limit.hpp>

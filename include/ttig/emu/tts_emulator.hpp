@@ -2,10 +2,12 @@
 // one or more clusters; each cluster has an HTTPS listener for its REST API and CUPS
 // (/api/v3/..., /update-info) and two LNS listeners (wss and ws: /router-info, /traffic/{id}).
 // The emulator makes its own CA and a server certificate for localhost, 127.0.0.1, ::1 and every
-// cluster host name, so real cluster names work through a --resolve host map.
+// cluster host name, so real cluster names work through a --resolve host map. A TTIG's factory
+// CUPS (rjs.sm.tc) listens on one more HTTPS port and redirects TTIGs claimed here.
 #pragma once
 
 #include <ttig/emu/cups.hpp>
+#include <ttig/emu/factory_cups.hpp>
 #include <ttig/emu/lns.hpp>
 #include <ttig/emu/scenario.hpp>
 #include <ttig/emu/tts_api.hpp>
@@ -37,6 +39,8 @@ struct emulator_config {
     // How long a connection may take to send its request head (TTS's LBS listener: 5 s before
     // 3.30.2, 30 s since; real time). 0 = the server default (120 s, also the keep-alive idle time).
     std::chrono::milliseconds header_timeout{0};
+    // The TTIG factory CUPS (factory_cups.hpp) listens here; 0 = an ephemeral port.
+    std::uint16_t factory_cups_port = 0;
     std::function<void(std::string_view)> log;  // one line per event; never receives secrets
 };
 
@@ -50,7 +54,8 @@ public:
     tts_emulator(const tts_emulator&) = delete;
     tts_emulator& operator=(const tts_emulator&) = delete;
 
-    // {"api_url","cups_url","lns_url","ca_file","admin_api_key","admin_user_id","clusters":[...]}
+    // {"api_url","cups_url","lns_url","factory_cups_url","factory_cups_resolve","ca_file",
+    //  "admin_api_key","admin_user_id","clusters":[...]}
     // (what --config-out writes; holds the admin key, so the file is written 0600).
     nlohmann::ordered_json config_json() const;
 

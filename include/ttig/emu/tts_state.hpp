@@ -214,6 +214,9 @@ struct claimable_gateway {
     std::string owner_token;
     bool managed = false;  // GetInfoByGatewayEUI is_managed
     upstream_state state = upstream_state::unclaimed;
+    // After a claim here: the CUPS key the claim created, which the factory CUPS hands to the TTIG
+    // with the TTS CUPS URI (the emulated upstream keeps it as the real factory CUPS must).
+    std::string cups_key;
 };
 
 struct state_options {
@@ -374,7 +377,7 @@ public:
     proto::result<void> put_claimable(claimable_gateway g);
     std::optional<claimable_gateway> claimable(proto::eui64 eui) const;
     std::vector<claimable_gateway> claimables() const;
-    proto::result<void> set_claim_state(proto::eui64 eui, claimable_gateway::upstream_state s);
+    proto::result<void> set_claim_state(proto::eui64 eui, claimable_gateway::upstream_state s, std::string_view cups_key = {});
 
 private:
     struct impl;
