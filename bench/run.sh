@@ -21,7 +21,7 @@ BUILD=${BUILD:-$SRC/build/bench}
 JOBS=${JOBS:-2}
 OUT=${OUT:-$BUILD/results}
 which=("$@")
-[ ${#which[@]} -eq 0 ] && which=(rest cups lns station)
+[ ${#which[@]} -eq 0 ] && which=(rest cups lns station doctor)
 
 if ! grep -q 'add_subdirectory(bench)' "$SRC/CMakeLists.txt"; then
     echo "bench/run.sh: $SRC/CMakeLists.txt does not include bench/; add:" >&2
@@ -32,7 +32,7 @@ fi
 gen=()
 command -v ninja >/dev/null && gen=(-G Ninja)
 cmake -S "$SRC" -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DTTIG_BENCH=ON -DTTIG_TESTS=OFF -DTTIG_SANITIZE=OFF >/dev/null
-cmake --build "$BUILD" -j "$JOBS" --target ttigctl rest_bench cups_bench lns_bench station_bench
+cmake --build "$BUILD" -j "$JOBS" --target ttigctl rest_bench cups_bench lns_bench station_bench doctor_bench
 
 mkdir -p "$OUT"
 echo "== machine: nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
@@ -60,7 +60,9 @@ for b in "${which[@]}"; do
               "$BUILD/bench/lns_bench" "${lns_args[@]}" --json "$OUT/lns.json" ;;
         station) echo; echo "== $BUILD/bench/station_bench ${station_args[*]}"
               "$BUILD/bench/station_bench" "${station_args[@]}" --json "$OUT/station.json" ;;
-        *) echo "bench/run.sh: unknown bench '$b' (rest, cups, lns, station)" >&2; exit 2 ;;
+        doctor) echo; echo "== $BUILD/bench/doctor_bench"
+              "$BUILD/bench/doctor_bench" ;;
+        *) echo "bench/run.sh: unknown bench '$b' (rest, cups, lns, station, doctor)" >&2; exit 2 ;;
     esac
 done
 

@@ -56,6 +56,7 @@ bool stdout_is_tty();
 void setup_eui(CLI::App& app);
 void setup_creds(CLI::App& app);
 void setup_lab(CLI::App& app);
+void setup_doctor(CLI::App& app);
 void setup_emulate(CLI::App& app);
 void setup_emulate_station(CLI::App& emulate);  // called by setup_emulate
 

@@ -8,6 +8,7 @@
 // and WebSockets. Every later feature adds its steps.
 #include "cli/common.hpp"
 
+#include <ttig/diag/doctor.hpp>
 #include <ttig/emu/station_fleet.hpp>
 #include <ttig/emu/tts_emulator.hpp>
 #include <ttig/emu/tts_state.hpp>
@@ -341,6 +342,7 @@ void emulator_tour(tour& t, const fs::path& dir, proto::eui64 eui) {
     fo.homes = {st_home};
     fo.euis = {proto::eui64{eui.value + 1}};
     fo.profile = emu::station_profile::ttig();
+    fo.profile.uplink_interval = std::chrono::milliseconds(500);  // traffic, so doctor sees a working gateway
     auto seen = std::make_shared<std::vector<std::string>>();
     auto seen_mu = std::make_shared<std::mutex>();
     fo.on_event = [seen, seen_mu](std::size_t, const emu::station_event& e) {
@@ -349,6 +351,18 @@ void emulator_tour(tour& t, const fs::path& dir, proto::eui64 eui) {
     };
     bool station_up = false;
     emu::fleet_summary sum;
+    // doctor, as a user runs it against the deployment: the emulator's CA, the admin's key.
+    auto doctor_on = [&](const std::string& gateway) {
+        diag::doctor_options d;
+        d.tts_url = api_url;
+        d.api_key = admin;
+        d.gateway = gateway;
+        d.ca_pem = {emulator.ca_pem()};
+        d.use_system_store = false;
+        d.timeout = std::chrono::seconds(10);
+        return diag::run_doctor(d);
+    };
+    std::optional<diag::report> healthy_report;
     if (provisioned) {
         emu::station_fleet fleet(ioc, clock, std::move(fo));
         fleet.start();
@@ -358,6 +372,13 @@ void emulator_tour(tour& t, const fs::path& dir, proto::eui64 eui) {
             sum = fleet.summary();
             station_up = sum.leds.count("green_solid") == 1;
         }
+        // Wait (bounded) for its first uplink in the connection stats, then ask doctor.
+        for (int i = 0; station_up && i < 100; ++i) {
+            auto st = ok_json(call("GET", "/api/v3/gs/gateways/lab-ttig-2/connection/stats", {}));
+            if (st && st->contains("last_uplink_received_at")) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        if (station_up) healthy_report = doctor_on("lab-ttig-2");
         fleet.stop();
         sum = fleet.summary();
     }
@@ -371,6 +392,40 @@ void emulator_tour(tour& t, const fs::path& dir, proto::eui64 eui) {
            station_up ? fmt::format("emulate station: a TTIG went {} (tc.*, cups-bak, tc-bak written; LED green)", fmt::join(kinds, " -> "))
               : "an emulated TTIG from its CUPS set to a connected LNS session",
            !provisioned ? "could not register the second gateway" : station_up ? "files missing" : fmt::format("not connected; events: {}", fmt::join(kinds, ", ")));
+
+    // doctor: the connected TTIG is healthy; three gateways broken the way users break them get
+    // the catalogue's cause, each with its evidence.
+    struct broken {
+        std::string id, expect, how;
+        std::string body_path, body;  // a PUT (field mask) or, for the key, a DELETE of the LNS key
+    };
+    const std::vector<broken> cases{
+        {"lab-no-lns-key", "lns-key-revoked", "LNS key deleted", "", ""},
+        {"lab-no-plan", "frequency-plan-missing", "frequency plan removed", "frequency_plan_ids", R"({"frequency_plan_ids":[]})"},
+        {"lab-no-gs", "gs-address-wrong-or-unreachable", "Gateway Server address cleared", "gateway_server_address", R"({"gateway_server_address":""})"},
+    };
+    std::vector<std::string> lines;
+    bool all = healthy_report && healthy_report->v.cause == "healthy";
+    lines.push_back(fmt::format("lab-ttig-2 (connected) -> {}", healthy_report ? healthy_report->v.cause : "not run"));
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+        const auto& c = cases[i];
+        auto reg = register_gateway(c.id, proto::eui64{eui.value + 16 + i});
+        bool broke = ok_json(reg.gateway) && reg.lns_key;
+        if (broke && c.body_path.empty()) {
+            broke = ok_json(call("DELETE", fmt::format("/api/v3/gateways/{}/api-keys/{}", c.id, (*reg.lns_key)["id"].get<std::string>()), {})).has_value();
+        } else if (broke) {
+            auto b = nlohmann::json::parse(c.body);
+            broke = ok_json(call("PUT", "/api/v3/gateways/" + c.id,
+                                 nlohmann::json{{"gateway", b}, {"field_mask", {{"paths", {c.body_path}}}}}.dump()))
+                        .has_value();
+        }
+        const auto rep = broke ? doctor_on(c.id) : diag::report{};
+        const bool ok = broke && rep.v.cause == c.expect;
+        all = all && ok;
+        lines.push_back(fmt::format("{} ({}) -> {} ({}; {})", c.id, c.how, broke ? rep.v.cause : "setup failed", to_string(rep.v.confidence),
+                                    rep.v.evidence.empty() ? "no evidence" : rep.v.evidence.front()));
+    }
+    t.step("doctor", all, fmt::format("ttigctl doctor named each cause: {}", fmt::join(lines, "; ")), fmt::format("{}", fmt::join(lines, "; ")));
 }
 
 int run_lab(const lab_options& o) {

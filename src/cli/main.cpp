@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
     app.fallthrough(false);
     ttig::cli::setup_eui(app);
     ttig::cli::setup_creds(app);
+    ttig::cli::setup_doctor(app);
     ttig::cli::setup_emulate(app);
     ttig::cli::setup_lab(app);
     try {

@@ -1,0 +1,471 @@
+// doctor end to end: each cause of the disconnected-catalogue that the emulators can produce is set
+// up through the emulated TTS's REST API, its faults and scenario, or the emulated station's
+// controls; doctor must name that cause first. Real TLS and WebSockets on loopback; the station's
+// timers and the emulator's clock are virtual (only I/O is real).
+#include <doctest/doctest.h>
+
+#include <ttig/diag/doctor.hpp>
+#include <ttig/emu/station_fleet.hpp>
+#include <ttig/emu/tts_emulator.hpp>
+#include <ttig/emu/tts_state.hpp>
+#include <ttig/net/http_client.hpp>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <random>
+#include <thread>
+
+using namespace ttig;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct temp_dir {
+    fs::path path = fs::temp_directory_path() / ("ttig-doctor-" + std::to_string(std::random_device{}()) + std::to_string(std::random_device{}()));
+    temp_dir() { fs::create_directories(path); }
+    ~temp_dir() {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+};
+
+// A valid-looking TTS token for scenario users (tts-api.md §2.1 shape; not a real key).
+std::string token(char fill) { return "NNSXS." + std::string(39, fill) + "." + std::string(52, fill); }
+
+struct world_options {
+    std::string scenario;  // JSON, or empty
+    std::chrono::milliseconds header_timeout{0};
+};
+
+struct world {
+    temp_dir dir;
+    boost::asio::io_context ioc;
+    proto::manual_clock clock{proto::time_point{std::chrono::seconds{1767225600}}};  // 2026-01-01
+    std::unique_ptr<emu::tts_emulator> tts;
+    nlohmann::ordered_json cfg;
+    std::unique_ptr<net::http_client> http;
+    std::unique_ptr<emu::station_fleet> fleet;
+    std::thread io;
+    std::string gw = "office-ttig";
+    std::string eui = "58A0CBFFFE800123";
+    std::string cups_key, cups_key_id, lns_key, lns_key_id;
+    emu::station_profile profile = emu::station_profile::ttig();
+
+    explicit world(const world_options& wo = {}) {
+        emu::emulator_config c;
+        c.ca_dir = dir.path / "tts";
+        c.real_time_ticks = false;
+        c.header_timeout = wo.header_timeout;
+        if (!wo.scenario.empty()) {
+            std::ofstream(dir.path / "scenario.json") << wo.scenario;
+            c.scenario_path = (dir.path / "scenario.json").string();
+        }
+        auto e = emu::tts_emulator::start(ioc, clock, c);
+        REQUIRE_MESSAGE(e.has_value(), (e ? "" : e.err().what()));
+        tts = std::move(*e);
+        cfg = tts->config_json();
+        net::client_config cc;
+        cc.tls.ca_pem = {tts->ca_pem()};
+        cc.tls.use_system_store = false;
+        http = std::make_unique<net::http_client>(cc);
+        io = std::thread([this] {
+            auto work = boost::asio::make_work_guard(ioc);
+            ioc.run();
+        });
+        profile.uplink_interval = 20s;
+    }
+    ~world() {
+        fleet.reset();
+        if (tts) tts->stop();
+        ioc.stop();
+        if (io.joinable()) io.join();
+    }
+
+    std::string admin() const { return cfg["admin_api_key"].get<std::string>(); }
+    std::string lns_address() const { return cfg["lns_url"].get<std::string>().substr(6); }  // 127.0.0.1:PORT
+
+    nlohmann::json rest(std::string method, std::string target, std::string body = {}, int expect = 200) {
+        proto::http_request r;
+        r.method = std::move(method);
+        r.target = std::move(target);
+        r.body = std::move(body);
+        r.headers.set("Authorization", "Bearer " + admin());
+        if (!r.body.empty()) r.headers.set("Content-Type", "application/json");
+        auto res = http->request(std::move(r), net::request_options{cfg["api_url"].get<std::string>()});
+        REQUIRE(res);
+        REQUIRE_MESSAGE(res->status == expect, res->body);
+        return nlohmann::json::parse(res->body, nullptr, false);
+    }
+    std::pair<std::string, std::string> create_key(const std::string& name, const std::string& rights) {
+        auto j = rest("POST", "/api/v3/gateways/" + gw + "/api-keys", R"({"name":")" + name + R"(","rights":)" + rights + "}");
+        return {j["key"].get<std::string>(), j["id"].get<std::string>()};
+    }
+    void put(const std::string& gateway_json, const std::string& paths) {
+        rest("PUT", "/api/v3/gateways/" + gw, R"({"gateway":)" + gateway_json + R"(,"field_mask":{"paths":)" + paths + "}}");
+    }
+    // A gateway as a TTIG claim leaves it: auth required, GS address, plan, CUPS key, LNS key;
+    // then `age` passes (a gateway that breaks was usually set up long before).
+    void register_claimed(bool with_lns = true, std::chrono::hours age = 720h, const std::string& fp = R"(["EU_863_870_TTN"])") {
+        rest("POST", "/api/v3/users/admin/gateways",
+             R"({"gateway":{"ids":{"gateway_id":")" + gw + R"(","eui":")" + eui + R"("},"frequency_plan_ids":)" + fp +
+                 R"(,"require_authenticated_connection":true,"gateway_server_address":")" + lns_address() + R"("}})");
+        std::tie(cups_key, cups_key_id) = create_key("cups", R"(["RIGHT_GATEWAY_INFO","RIGHT_GATEWAY_SETTINGS_BASIC","RIGHT_GATEWAY_READ_SECRETS"])");
+        std::tie(lns_key, lns_key_id) = create_key("lns", R"(["RIGHT_GATEWAY_INFO","RIGHT_GATEWAY_LINK"])");
+        if (with_lns) put(R"({"lbs_lns_secret":{"value":")" + emu::base64_encode(lns_key) + R"("}})", R"(["lbs_lns_secret"])");
+        // The claiming upstream knows the TTIG as claimed here.
+        REQUIRE(tts->state().put_claimable({proto::parse_eui(eui)->eui, "WIFIPASS", false, emu::claimable_gateway::upstream_state::claimed_here, {}}));
+        clock.advance(age);
+    }
+
+    // Emulated stations with the CUPS set a claimed TTIG holds.
+    fs::path home(std::size_t i = 0) const { return dir.path / ("station-" + std::to_string(i)); }
+    void start_stations(std::size_t n = 1) {
+        emu::fleet_options fo;
+        for (std::size_t i = 0; i < n; ++i) {
+            fs::create_directories(home(i));
+            std::ofstream(home(i) / "cups.uri") << cfg["cups_url"].get<std::string>();
+            std::ofstream(home(i) / "cups.trust") << tts->ca_pem();
+            std::ofstream(home(i) / "cups.key") << "Authorization: Bearer " << cups_key << "\r\n";
+            fo.homes.push_back(home(i));
+            fo.euis.push_back(proto::parse_eui(eui)->eui);
+        }
+        fo.profile = profile;
+        fleet = std::make_unique<emu::station_fleet>(ioc, clock, std::move(fo));
+        fleet->start();
+    }
+    template <class P>
+    bool wait_for(P pred, std::chrono::seconds limit = 20s) {
+        const auto deadline = std::chrono::steady_clock::now() + limit;
+        while (std::chrono::steady_clock::now() < deadline) {
+            if (pred(fleet->summary())) return true;
+            std::this_thread::sleep_for(20ms);  // waits for real I/O, never for a timer
+        }
+        return false;
+    }
+    static bool connected(const emu::fleet_summary& s) { return s.leds.count("green_solid") && s.leds.at("green_solid") >= 1; }
+    // Virtual time in steps; every exchange in progress finishes before the next step.
+    void advance(std::chrono::seconds total, std::chrono::seconds step = 5s) {
+        for (auto t = 0s; t < total; t += step) {
+            if (fleet) REQUIRE(wait_for([](const emu::fleet_summary& s) { return s.in_flight == 0; }, 30s));
+            clock.advance(step);
+            tts->tick();
+            if (fleet) fleet->wake();
+            std::this_thread::sleep_for(2ms);
+        }
+        if (fleet) REQUIRE(wait_for([](const emu::fleet_summary& s) { return s.in_flight == 0; }, 30s));
+    }
+    std::string led() {
+        for (const auto& [state, n] : fleet->summary().leds)
+            if (n) return state;
+        return "off";
+    }
+
+    diag::doctor_options doctor(std::string gateway = {}) const {
+        diag::doctor_options o;
+        o.tts_url = cfg["api_url"].get<std::string>();
+        o.api_key = admin();
+        o.gateway = gateway.empty() ? gw : gateway;
+        o.ca_pem = {tts->ca_pem()};
+        o.use_system_store = false;
+        o.clock = &clock;
+        o.timeout = 10s;
+        return o;
+    }
+};
+
+// A failed precondition of one row: reported, and the other rows still run.
+struct setup_failed : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+void must(bool ok, const char* what) {
+    if (!ok) throw setup_failed(what);
+}
+
+std::string describe(const diag::report& r) {
+    std::string s = "verdict " + r.v.cause + "\n";
+    for (const auto& a : r.atoms) s += "  " + a.id + " [" + a.probe + "] " + a.detail + "\n";
+    for (const auto& p : r.probes) s += "  probe " + p.id + " " + p.target + " -> " + p.outcome + "\n";
+    if (r.api_failure) s += "  api failure: " + *r.api_failure + "\n";
+    return s;
+}
+
+struct row {
+    const char* cause;
+    std::function<diag::report(world&)> run;  // sets the world up, runs doctor
+    world_options options = {};
+};
+
+std::vector<row> rows() {
+    std::vector<row> r;
+    r.push_back({"healthy", [](world& w) {
+                     w.register_claimed();
+                     w.start_stations();
+                     must(w.wait_for(world::connected), "the station did not connect");
+                     w.advance(30s);  // an uplink
+                     return diag::run_doctor(w.doctor());
+                 }});
+    r.push_back({"lns-key-revoked", [](world& w) {
+                     w.register_claimed();
+                     w.rest("DELETE", "/api/v3/gateways/" + w.gw + "/api-keys/" + w.lns_key_id);
+                     return diag::run_doctor(w.doctor());
+                 }});
+    r.push_back({"lns-key-missing", [](world& w) {
+                     w.register_claimed(false);
+                     auto o = w.doctor();
+                     o.thorough = true;  // P12: TTS CUPS answers lns_credentials_not_found
+                     return diag::run_doctor(o);
+                 }});
+    r.push_back({"require-auth-mismatch", [](world& w) {
+                     w.register_claimed(false);
+                     auto o = w.doctor();
+                     o.answers.push_back({"user.lns_key_cleared", "user", "pointed at a local LNS"});
+                     return diag::run_doctor(o);
+                 }});
+    r.push_back({"cups-target-mode-stuck", [](world& w) {
+                     w.register_claimed();
+                     w.put(R"({"target_cups_uri":"https://cups.example.invalid:443","target_cups_key":{"value":")" + emu::base64_encode(w.cups_key) + R"("}})",
+                           R"(["target_cups_uri","target_cups_key"])");
+                     return diag::run_doctor(w.doctor());
+                 }});
+    r.push_back({"gs-address-wrong-or-unreachable", [](world& w) {
+                     w.register_claimed();
+                     w.put(R"({"gateway_server_address":""})", R"(["gateway_server_address"])");
+                     return diag::run_doctor(w.doctor());
+                 }});
+    r.push_back({"frequency-plan-missing", [](world& w) {
+                     w.register_claimed();
+                     w.put(R"({"frequency_plan_ids":[]})", R"(["frequency_plan_ids"])");
+                     return diag::run_doctor(w.doctor());
+                 }});
+    r.push_back({"gateway-deleted", [](world& w) {
+                     w.register_claimed();
+                     w.rest("DELETE", "/api/v3/gateways/" + w.gw);
+                     auto o = w.doctor(w.eui);  // by EUI: P3 finds nothing, P11 asks CUPS who knows it
+                     o.anonymous_cups_probe = true;
+                     return diag::run_doctor(o);
+                 }});
+    r.push_back({"eui-not-claimable", [](world& w) {
+                     return diag::run_doctor(w.doctor("58A0CB0A1B2C3D4E"));  // no FFFE: a MAC-like EUI, not in the inventory
+                 }});
+    r.push_back({"registered-manually-not-claimed", [](world& w) {
+                     must(w.tts->state().put_claimable({proto::parse_eui(w.eui)->eui, "WIFIPASS", false,
+                                                           emu::claimable_gateway::upstream_state::unclaimed, {}}).has_value(), "put_claimable");
+                     // The Console's manual form: no authentication required, no keys, no LNS secret.
+                     w.rest("POST", "/api/v3/users/admin/gateways",
+                            R"({"gateway":{"ids":{"gateway_id":")" + w.gw + R"(","eui":")" + w.eui +
+                                R"("},"frequency_plan_ids":["EU_863_870_TTN"],"gateway_server_address":")" + w.lns_address() + R"("}})");
+                     w.clock.advance(48h);
+                     auto o = w.doctor();
+                     // What doctor asks when the evidence cannot separate this from lns-key-missing (§5.5 example A).
+                     o.answers.push_back({"user.manual_registration", "user", "used Register gateway"});
+                     return diag::run_doctor(o);
+                 }});
+    r.push_back({"cups-not-yet-contacted", [](world& w) {
+                     w.register_claimed(true, 0h);  // claimed a moment ago; the TTIG has not asked TTS CUPS yet
+                     auto o = w.doctor();
+                     o.thorough = true;  // P12: the TTS side is ready
+                     return diag::run_doctor(o);
+                 }});
+    r.push_back({"cups-key-revoked", [](world& w) {
+                     w.register_claimed();
+                     w.start_stations();
+                     must(w.wait_for(world::connected), "the station did not connect");
+                     w.fleet->stop();  // the TTIG goes quiet
+                     w.fleet.reset();
+                     w.clock.advance(26h);
+                     w.rest("DELETE", "/api/v3/gateways/" + w.gw + "/api-keys/" + w.cups_key_id);
+                     auto o = w.doctor();
+                     o.thorough = true;
+                     return diag::run_doctor(o);
+                 }});
+    r.push_back({"recreated-stale-credentials", [](world& w) {
+                     w.register_claimed();
+                     w.rest("DELETE", "/api/v3/gateways/" + w.gw);
+                     w.gw = "office-ttig-2";  // the old ID stays reserved
+                     w.register_claimed(true, 1h);
+                     auto o = w.doctor();
+                     o.answers.push_back({"user.recreated", "user", "deleted and re-added"});
+                     return diag::run_doctor(o);
+                 }});
+    r.push_back({"duplicate-connection", [](world& w) {
+                     w.register_claimed();
+                     w.start_stations(2);  // a second station with the same EUI and the same keys
+                     must(w.wait_for(world::connected), "the station did not connect");
+                     w.advance(60s);
+                     return diag::run_doctor(w.doctor());
+                 }});
+    r.push_back({"settings-change-disconnect", [](world& w) {
+                     w.register_claimed();
+                     w.start_stations();
+                     must(w.wait_for(world::connected), "the station did not connect");
+                     w.put(R"({"enforce_duty_cycle":true})", R"(["enforce_duty_cycle"])");
+                     w.advance(13min);  // the Gateway Server's re-read: gateway_changed, then a reconnect
+                     must(w.wait_for(world::connected), "the station did not connect");
+                     return diag::run_doctor(w.doctor());
+                 }});
+    r.push_back({"backhaul-flapping", [](world& w) {
+                     w.profile = emu::station_profile::basicstation();
+                     w.profile.uplink_interval = 20s;
+                     w.register_claimed();
+                     w.start_stations();
+                     must(w.wait_for(world::connected), "the station did not connect");
+                     for (int i = 0; i < 3; ++i) {  // the link dies silently; TTS's pings go unanswered
+                         w.fleet->set_network(0, false);
+                         w.advance(2min);
+                         w.fleet->set_network(0, true);
+                         w.advance(1min);
+                         must(w.wait_for(world::connected), "the station did not connect");
+                     }
+                     w.fleet->set_network(0, false);
+                     w.advance(2min);
+                     return diag::run_doctor(w.doctor());
+                 }});
+    r.push_back({"api-rate-limited", [](world& w) {
+                     w.register_claimed();
+                     w.rest("POST", "/emu/v1/rate-limits",
+                            R"({"rate_limits":[{"name":"all","max_per_min":1,"max_burst":1,"associations":["grpc:method:/ttn.lorawan.v3.GatewayRegistry/Get"]}]})");
+                     w.rest("GET", "/api/v3/gateways/" + w.gw);  // the budget is spent
+                     return diag::run_doctor(w.doctor());
+                 }});
+    r.push_back({"firewall-blocks-ports", [](world& w) {
+                     w.register_claimed();
+                     w.put(R"({"gateway_server_address":"127.0.0.1:9"})", R"(["gateway_server_address"])");  // nothing listens
+                     return diag::run_doctor(w.doctor());
+                 }});
+    r.push_back({"dns-failure", [](world& w) {
+                     w.register_claimed();
+                     w.put(R"({"gateway_server_address":"lns.doctor-test.invalid:8887"})", R"(["gateway_server_address"])");
+                     return diag::run_doctor(w.doctor());
+                 }});
+    r.push_back({"tls-trust-mismatch",
+                 [](world& w) {
+                     w.register_claimed();
+                     // The GS address points at the second cluster, whose certificate comes from an unknown CA.
+                     const auto lns2 = w.cfg["clusters"][1]["lns_url"].get<std::string>().substr(6);
+                     w.put(R"({"gateway_server_address":")" + lns2 + R"("})", R"(["gateway_server_address"])");
+                     return diag::run_doctor(w.doctor());
+                 },
+                 {R"({"clusters":[{"name":"local","address":"localhost","identity_server":true},{"name":"other","address":"other.localhost"}],
+                      "tls":{"other":{"certificate":"unknown_ca"}}})"}});
+    r.push_back({"config-mode-active", [](world& w) {
+                     w.register_claimed();
+                     w.start_stations();
+                     must(w.wait_for(world::connected), "the station did not connect");
+                     w.fleet->press_setup(0);
+                     must(w.wait_for([&](const emu::fleet_summary&) { return w.led() == "red_blink_fast"; }), "the LED never showed red_blink_fast");
+                     auto o = w.doctor();
+                     o.answers.push_back({"user.led." + w.led(), "user", "the LED the emulated TTIG shows"});
+                     w.advance(2min);
+                     return diag::run_doctor(o);
+                 }});
+    r.push_back({"wifi-not-joined", [](world& w) {
+                     w.register_claimed();
+                     w.start_stations();
+                     must(w.wait_for(world::connected), "the station did not connect");
+                     w.fleet->set_network(0, false);
+                     must(w.wait_for([&](const emu::fleet_summary&) { return w.led() == "green_blink_slow"; }), "the LED never showed green_blink_slow");
+                     auto o = w.doctor();
+                     o.answers.push_back({"user.led." + w.led(), "user", "the LED the emulated TTIG shows"});
+                     w.advance(3min);
+                     return diag::run_doctor(o);
+                 }});
+    r.push_back({"stale-console", [](world& w) {
+                     w.register_claimed();
+                     w.start_stations();
+                     must(w.wait_for(world::connected), "the station did not connect");
+                     w.advance(30s);  // it forwards an uplink, then it is unplugged
+                     auto o = w.doctor();
+                     o.answers.push_back({"user.device_off", "user", "unplugged a minute ago"});
+                     return diag::run_doctor(o);
+                 }});
+    r.push_back({"eui-claimed-elsewhere",
+                 [](world& w) {
+                     // bob's gateway; doctor runs with alice's key, who cannot see it.
+                     auto o = w.doctor(w.eui);
+                     o.api_key = token('A');
+                     o.anonymous_cups_probe = true;
+                     return diag::run_doctor(o);
+                 },
+                 {R"({"users":[{"user_id":"alice"},{"user_id":"bob"}],
+                      "gateways":[{"gateway":{"ids":{"gateway_id":"bobs-ttig","eui":"58A0CBFFFE800123"},"frequency_plan_ids":["EU_863_870_TTN"]},"owner":{"user_id":"bob"}}],
+                      "api_keys":[{"owner":{"user_id":"alice"},"key":")" + token('A') + R"(","name":"doctor","rights":["RIGHT_USER_ALL"]}]})"}});
+    return r;
+}
+
+}  // namespace
+
+TEST_SUITE("diag.doctor") {
+    TEST_CASE("every cause the emulators can produce is named first, end to end") {
+        const auto all = rows();
+        CHECK(all.size() >= 21);  // 20 causes + healthy
+        for (const auto& r : all) {
+            SUBCASE(r.cause) {
+                world w(r.options);
+                try {
+                    const auto rep = r.run(w);
+                    INFO(describe(rep));
+                    CHECK_FALSE(rep.api_failure);
+                    CHECK(rep.v.cause == std::string(r.cause));
+                } catch (const setup_failed& e) {
+                    FAIL_CHECK(r.cause << ": the emulated world could not be set up: " << e.what());
+                }
+            }
+        }
+    }
+
+    TEST_CASE("the healthy ladder makes at most 8 API calls and never opens /traffic") {
+        world w;
+        w.register_claimed();
+        w.start_stations();
+        REQUIRE(w.wait_for(world::connected));
+        w.advance(30s);
+        const auto connects = w.fleet->summary().tc_connects;
+        const auto rep = diag::run_doctor(w.doctor());
+        INFO(describe(rep));
+        CHECK(rep.v.cause == "healthy");
+        CHECK(rep.api_calls <= 8);
+        for (const auto& p : rep.probes) CHECK(p.target.find("/traffic") == std::string::npos);
+        w.advance(10s);
+        CHECK(w.fleet->summary().tc_connects == connects);  // the real gateway was not kicked off
+        CHECK(world::connected(w.fleet->summary()));
+    }
+
+    TEST_CASE("no secret appears in the report, verbose included") {
+        world w;
+        w.register_claimed();
+        auto o = w.doctor();
+        o.verbose = true;
+        o.thorough = true;  // P12's answer carries the LNS key
+        const auto rep = diag::run_doctor(o);
+        const std::string text = diag::to_json(rep).dump();
+        auto secret_of = [](const std::string& k) { return k.substr(k.rfind('.') + 1); };
+        CHECK(text.find(secret_of(w.admin())) == std::string::npos);
+        CHECK(text.find(secret_of(w.lns_key)) == std::string::npos);
+        CHECK(text.find(secret_of(w.cups_key)) == std::string::npos);
+        CHECK(text.find(w.lns_key_id) != std::string::npos);  // key IDs are shown
+    }
+
+    TEST_CASE("an API that cannot be reached: the hop is named and the timeout honoured") {
+        world w;
+        auto o = w.doctor();
+        o.tts_url = "https://127.0.0.1:9";  // nothing listens
+        o.timeout = 2s;
+        const auto t0 = std::chrono::steady_clock::now();
+        const auto rep = diag::run_doctor(o);
+        CHECK(std::chrono::steady_clock::now() - t0 < 4s);
+        REQUIRE(rep.api_failure);
+        CHECK(rep.api_failure->find("127.0.0.1") != std::string::npos);
+        const auto bad = diag::run_doctor([&] {
+            auto k = w.doctor();
+            k.api_key = token('B');  // not a key of this deployment
+            return k;
+        }());
+        REQUIRE(bad.api_failure);
+    }
+}
