@@ -10,6 +10,7 @@
 #include "bench_common.hpp"
 
 #include <ttig/emu/api_keys.hpp>
+#include <ttig/emu/tts_state.hpp>
 #include <ttig/net/http_client.hpp>
 
 #include <CLI/CLI.hpp>
@@ -187,7 +188,8 @@ int main(int argc, char** argv) {
         auto r = doctor(o.ttigctl, args, out);
         rows.push_back({"TCP accepted, never answered", t, r.seconds, r.exit_code, r.report.is_object() ? r.report.value("api_failure", "") : ""});
     }
-    call("POST", "/emu/v1/faults", R"({"faults":[{"path_prefix":"/api/v3/","blackhole_ratio":1}]})");
+    if (auto f = call("POST", "/emu/v1/faults", R"({"faults":[{"path_prefix":"/api/v3/","blackhole_ratio":1}]})"); !f || f->status != 200)
+        fmt::print(stderr, "doctor_bench: could not set the blackhole fault\n");
     for (double t : o.timeouts) {
         auto args = base;
         args.insert(args.end(), {"--timeout", fmt::format("{}", t), "bench-ttig"});

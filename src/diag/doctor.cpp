@@ -64,6 +64,7 @@ struct run_state {
     std::mutex mu;
     report rep;
     std::atomic<std::size_t> api_calls{0};
+    double p2_ms = 100;  // P2's duration, sizes the events window
 
     run_state(const doctor_options& opts, const proto::clock& c) : o(opts), clock(c) { deadline = start + o.timeout; }
 
@@ -485,7 +486,7 @@ report run_doctor(const doctor_options& o) {
     // P2 (or P3 then P2): the record.
     std::optional<tts::gateway> gw;
     auto api_failed = [&](const std::string& what, const proto::error& e) {
-        rep.api_failure = fmt::format("{} ({}): {}", what, is_host, e.what());
+        rep.api_failure = fmt::format("{} on {}: {}", what, o.tts_url, e.what());
     };
     {
         tts::client c(rs.client_options(o.tts_url, api_limit, o.api_key));
@@ -498,7 +499,7 @@ report run_doctor(const doctor_options& o) {
             note_429(rs, found, "P3");
             if (found && !found->items.empty()) gateway_id = found->items.front().ids.gateway_id;
             else if (found) rs.add("record.absent", "P3", fmt::format("none of your gateways has EUI {}", eui->hex()));
-            if (is_transport_failure(found) || (!found && found.api() && (found.api()->http_status == 401))) api_failed("search gateways", found.err());
+            if (is_transport_failure(found) || (!found && found.api() && (found.api()->http_status == 401))) api_failed("GET /api/v3/search/gateways", found.err());
             p.finish(found ? fmt::format("200, {} gateway(s)", found->items.size()) : outcome_of(found), found.has_value());
         }
         if (!gateway_id.empty() && !rep.api_failure) {
@@ -515,11 +516,12 @@ report run_doctor(const doctor_options& o) {
             } else if (const auto* e = r.api()) {
                 if (e->http_status == 404) rs.add("record.absent", "P2", fmt::format("no live gateway {} ({})", gateway_id, e->full_name()));
                 else if (e->http_status == 403) rs.add("record.forbidden", "P2", fmt::format("{}: the record is not (fully) yours", e->full_name()));
-                else if (e->http_status == 401) api_failed("authenticate", r.err());
+                else if (e->http_status == 401) api_failed("authenticate (GET /api/v3/gateways/" + gateway_id + ")", r.err());
             } else {
-                api_failed("get gateway", r.err());
+                api_failed("GET /api/v3/gateways/" + gateway_id, r.err());
             }
             p.line(fmt::format("< {}", outcome_of(r)));
+            rs.p2_ms = rs.since_start(steady::now()) - p.rec.started_ms;
             p.finish(outcome_of(r), r.has_value() || r.api() != nullptr);
         }
     }
@@ -595,7 +597,11 @@ report run_doctor(const doctor_options& o) {
             er.base_url = gs_api;
             run_state::probe p(rs, "P7", "Event tail (24 h)", fmt::format("POST {}/api/v3/events", gs_api));
             ++rs.api_calls;
-            const ms window = std::min(rs.left(api_limit), o.thorough ? ms(3000) : ms(400));
+            // The tail replay arrives right after the stream opens; TTS sends no keep-alives, so the
+            // read ends at a window sized from P2's round trip (one fresh TLS request): 150 ms on
+            // loopback, longer over the Internet; --thorough waits 3 s for live events too.
+            const ms adaptive = std::clamp(ms(static_cast<std::int64_t>(2 * rs.p2_ms)) + ms(100), ms(150), ms(2000));
+            const ms window = std::min(rs.left(api_limit), o.thorough ? ms(3000) : adaptive);
             auto r = c.read_events(er, window, 200);
             note_429(rs, r, "P7");
             if (r) event_atoms(rs, *r);
