@@ -2,6 +2,7 @@
 #include "cli/common.hpp"
 
 #include <ttig/diag/doctor.hpp>
+#include <ttig/diag/fix.hpp>
 #include <ttig/diag/html.hpp>
 #include <ttig/proto/eui.hpp>
 #include <ttig/tts/redact.hpp>
@@ -46,6 +47,10 @@ struct doctor_cli_options {
     std::string led;
     std::vector<std::string> answers;
     bool no_input = false;
+    bool fix = false;
+    bool yes = false;
+    std::string gs_address;
+    std::string frequency_plan;
 };
 
 // LED patterns as a person describes them (catalogue §2.6), as user.led.* atoms.
@@ -194,19 +199,65 @@ int run(doctor_cli_options o) {
     if (o.insecure) fmt::print(stderr, "doctor: WARNING: --insecure: TLS certificates are NOT verified; TLS evidence is not trustworthy\n");
 
     const auto rep = diag::run_doctor(d);
-    int code = exit_disconnected_known;
-    if (rep.api_failure) code = exit_api_unreachable;
-    else if (rep.v.cause == "healthy") code = exit_healthy;
-    else if (rep.v.cause == "unknown") code = exit_disconnected_unknown;
+    auto code_of = [](const diag::report& r) {
+        if (r.api_failure) return exit_api_unreachable;
+        if (r.v.cause == "healthy") return exit_healthy;
+        if (r.v.cause == "unknown") return exit_disconnected_unknown;
+        return exit_disconnected_known;
+    };
+    int code = code_of(rep);
     auto j = diag::to_json(rep);
     j["exit_code"] = code;
+    if (!o.json) print_text(rep, stdout_is_tty(), o.verbose);
+    // --fix: the plan, confirmation, the calls, then the ladder again as proof.
+    if (o.fix && !rep.api_failure) {
+        diag::fix_options fo{o.gs_address, o.frequency_plan};
+        const auto plan = diag::plan_fix(rep, d, fo);
+        j["fix_plan"] = diag::to_json(plan);
+        bool go = false;
+        if (!plan.empty()) {
+            if (!o.json) {
+                fmt::print("\nfix plan for {}:\n", plan.cause);
+                for (const auto& st : plan.steps) {
+                    fmt::print("  [{}] {}\n", st.action, st.what);
+                    for (const auto& c : st.calls) fmt::print("        {}\n", c);
+                }
+                for (const auto& w : plan.warnings) fmt::print("  note: {}\n", w);
+            }
+            if (o.yes) go = true;
+            else if (!o.no_input && !o.json && isatty(0) && stdout_is_tty()) {
+                fmt::print("apply these changes? [y/N] ");
+                std::fflush(stdout);
+                std::string answer;
+                std::getline(std::cin, answer);
+                go = answer == "y" || answer == "Y" || answer == "yes";
+            } else if (!o.json) {
+                fmt::print("not applied: run again with --yes to apply\n");
+            }
+        } else if (!o.json) {
+            fmt::print("\nno fix: {}\n", plan.not_fixable);
+        }
+        if (go) {
+            const auto res = diag::apply_fix(plan, rep, d, fo);
+            j["fix"] = diag::to_json(res);
+            if (res.applied) code = code_of(res.after);
+            if (res.error) code = res.after.api_failure ? exit_api_unreachable : code;
+            j["exit_code"] = code;
+            if (!o.json) {
+                for (const auto& l : res.done) fmt::print("done: {}\n", l);
+                if (res.error) fmt::print("fix failed: {}\n", *res.error);
+                fmt::print("after the fix: {} ({}){}\n", res.after.v.cause, to_string(res.after.v.confidence),
+                           res.proven ? fmt::format(" — proven by {}", res.proof) : " — not proven yet");
+            }
+            if (res.error) code = exit_failed;
+        }
+    }
     if (!o.html.empty()) {
         std::ofstream out(o.html, std::ios::binary | std::ios::trunc);
         out << diag::render_html(j);
         if (!out) return report_error(sub, "cli.local_io", fmt::format("cannot write the HTML report {}", o.html), exit_local_io, o.json);
     }
     if (o.json) print_json(j);
-    else print_text(rep, stdout_is_tty(), o.verbose);
     return code;
 }
 
@@ -246,7 +297,14 @@ void setup_doctor(CLI::App& app) {
     d->add_option("--answer", o->answers,
                   "KEY=yes|no, what only you can know: same-lan, manual-registration, recreated, v2-history, other-instance, "
                   "device-off, first-boot, wifi-unsupported, lns-key-cleared, ... (repeatable)")->allow_extra_args(false);
-    d->add_flag("--no-input", o->no_input, "Never ask questions (doctor asks none yet; kept for scripts)");
+    d->add_flag("--no-input", o->no_input, "Never ask questions or for confirmation");
+    d->add_flag("--fix", o->fix,
+                "Show the plan for causes fixable through the API (missing/revoked LNS key, Gateway Server address, frequency\n"
+                "plan, stuck target CUPS), apply it after confirmation (or --yes), then run the ladder again to prove it.\n"
+                "Nothing is revoked or deleted. Creating an API key e-mails the gateway's administrative contact.");
+    d->add_flag("--yes", o->yes, "Apply the --fix plan without asking");
+    d->add_option("--gs-address", o->gs_address, "Gateway Server address for the A2 fix (default: the --tts host)");
+    d->add_option("--frequency-plan", o->frequency_plan, "Frequency plan ID for the A3 fix (EU_863_870_TTN, US_902_928_FSB_2, ...)");
     add_json_flag(*d, o->json);
     d->callback([o] {
         if (int rc = run(*o); rc != 0) throw CLI::RuntimeError(rc);

@@ -87,13 +87,36 @@ TEST_SUITE("cli.doctor") {
         CHECK(j["verdict"]["verdict"] == "gs-address-wrong-or-unreachable");
         CHECK(j["exit_code"] == 10);
         CHECK(j["api_calls"].get<int>() <= 8);
+        auto verbose = run_cli(e.base + " desk-ttig --verbose --thorough");  // every raw exchange, P12 included
+        CHECK(verbose.out.find("probes:") != std::string::npos);
         const std::string page = test::slurp(html);
         CHECK(page.find("gs-address-wrong-or-unreachable") != std::string::npos);
         // The admin key's secret part appears nowhere.
         const std::string key = e.cfg["admin_api_key"].get<std::string>();
         const std::string secret = key.substr(key.rfind('.') + 1);
-        for (const std::string* out : std::initializer_list<const std::string*>{&text.out, &text.err, &js.out, &js.err, &page})
+        for (const std::string* out : std::initializer_list<const std::string*>{&text.out, &text.err, &js.out, &js.err, &verbose.out, &verbose.err, &page})
             CHECK(out->find(secret) == std::string::npos);
+    }
+
+    TEST_CASE("doctor --fix: the plan without --yes changes nothing; with --yes it is applied and proven") {
+        emulator e;
+        e.post("/api/v3/users/admin/gateways", R"({"gateway":{"ids":{"gateway_id":"desk-ttig","eui":"58A0CBFFFE800999"},"frequency_plan_ids":["EU_863_870_TTN"]}})");
+        const std::string lns = e.cfg["lns_url"].get<std::string>().substr(6);  // host:port
+        auto plan_only = run_cli(e.base + " desk-ttig --fix --gs-address " + lns);
+        CHECK(plan_only.rc == 10);
+        CHECK(plan_only.out.find("[A2] set gateway_server_address to " + lns) != std::string::npos);
+        CHECK(plan_only.out.find("not applied: run again with --yes") != std::string::npos);
+        auto still = run_cli(e.base + " desk-ttig --json");
+        CHECK(nlohmann::json::parse(still.out)["verdict"]["verdict"] == "gs-address-wrong-or-unreachable");
+
+        auto fixed = run_cli(e.base + " desk-ttig --fix --yes --json --gs-address " + lns);
+        auto j = nlohmann::json::parse(fixed.out, nullptr, false);
+        REQUIRE_FALSE(j.is_discarded());
+        CHECK(j["fix_plan"]["steps"][0]["action"] == "A2");
+        CHECK(j["fix"]["applied"] == true);
+        CHECK(j["fix"]["proven"] == true);
+        CHECK(j["fix"]["after"]["verdict"]["verdict"] != "gs-address-wrong-or-unreachable");
+        CHECK(fixed.rc == j["exit_code"].get<int>());
     }
 
     TEST_CASE("doctor: usage errors exit 64, an unreachable API exits 12 naming the hop") {

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <ttig/diag/doctor.hpp>
+#include <ttig/diag/fix.hpp>
 #include <ttig/emu/station_fleet.hpp>
 #include <ttig/emu/tts_emulator.hpp>
 #include <ttig/emu/tts_state.hpp>
@@ -417,6 +418,61 @@ TEST_SUITE("diag.doctor") {
                 }
             }
         }
+    }
+
+    TEST_CASE("--fix: a revoked LNS key is replaced, proven at /router-info, and the station reconnects by itself") {
+        world w;
+        w.register_claimed();
+        w.start_stations();
+        REQUIRE(w.wait_for(world::connected));
+        w.rest("DELETE", "/api/v3/gateways/" + w.gw + "/api-keys/" + w.lns_key_id);
+        w.advance(13min);  // the Gateway Server's re-read drops the session; reconnects are refused
+        REQUIRE(w.wait_for([](const emu::fleet_summary& s) { return !world::connected(s); }));
+        const auto keys_before = w.rest("GET", "/api/v3/gateways/" + w.gw + "/api-keys")["api_keys"].size();
+
+        const auto d = w.doctor();
+        const auto before = diag::run_doctor(d);
+        INFO(describe(before));
+        REQUIRE(before.v.cause == "lns-key-revoked");
+        const auto plan = diag::plan_fix(before, d, {});
+        REQUIRE(plan.steps.size() == 1);
+        CHECK(plan.steps[0].action == "A1");
+        CHECK_FALSE(plan.warnings.empty());  // the e-mail to the administrative contact
+        const auto res = diag::apply_fix(plan, before, d, {});
+        INFO(describe(res.after));
+        CHECK(res.applied);
+        CHECK(res.proven);
+        CHECK(res.proof == "lnsinfo.ok");  // /router-info accepts the new key
+        // Nothing was revoked: one key more than before.
+        CHECK(w.rest("GET", "/api/v3/gateways/" + w.gw + "/api-keys")["api_keys"].size() == keys_before + 1);
+        // The station, refused at discovery, goes to CUPS, which now sends the new key (its CRC changed).
+        w.advance(3min);
+        REQUIRE(w.wait_for(world::connected));
+        w.advance(30s);
+        const auto after = diag::run_doctor(d);
+        INFO(describe(after));
+        CHECK(after.v.cause == "healthy");
+    }
+
+    TEST_CASE("--fix plans only what the API can fix, and says what it needs") {
+        world w;
+        w.register_claimed();
+        w.put(R"({"frequency_plan_ids":[]})", R"(["frequency_plan_ids"])");
+        const auto d = w.doctor();
+        const auto rep = diag::run_doctor(d);
+        REQUIRE(rep.v.cause == "frequency-plan-missing");
+        const auto without = diag::plan_fix(rep, d, {});
+        CHECK(without.empty());
+        CHECK(without.not_fixable.find("--frequency-plan") != std::string::npos);
+        const auto plan = diag::plan_fix(rep, d, {"", "EU_863_870_TTN"});
+        REQUIRE(plan.steps.size() == 1);
+        const auto res = diag::apply_fix(plan, rep, d, {"", "EU_863_870_TTN"});
+        CHECK(res.proven);
+        CHECK(res.after.v.cause != "frequency-plan-missing");
+        // A cause outside the API's reach gets no plan.
+        diag::report other = rep;
+        other.v.cause = "wifi-not-joined";
+        CHECK(diag::plan_fix(other, d, {}).empty());
     }
 
     TEST_CASE("the healthy ladder makes at most 8 API calls and never opens /traffic") {
