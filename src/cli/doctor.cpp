@@ -3,12 +3,14 @@
 
 #include <ttig/diag/doctor.hpp>
 #include <ttig/diag/fix.hpp>
+#include <ttig/diag/questions.hpp>
 #include <ttig/diag/html.hpp>
 #include <ttig/proto/eui.hpp>
 #include <ttig/tts/redact.hpp>
 
 #include <fmt/color.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -198,7 +200,23 @@ int run(doctor_cli_options o) {
     }
     if (o.insecure) fmt::print(stderr, "doctor: WARNING: --insecure: TLS certificates are NOT verified; TLS evidence is not trustworthy\n");
 
-    const auto rep = diag::run_doctor(d);
+    auto rep = diag::run_doctor(d);
+    // On a terminal, ask what only a person can see, and only when the evidence is not decisive.
+    if (!o.no_input && !o.json && !rep.api_failure && isatty(0) && stdout_is_tty() && diag::needs_answers(rep.v)) {
+        const auto qs = diag::questions_for(rep.v, rep.atoms);
+        if (!qs.empty()) fmt::print("The evidence does not settle it ({} vs {}). {} question(s); Enter skips:\n", rep.v.cause,
+                                    rep.v.alternatives.empty() ? std::string("nothing else") : rep.v.alternatives.front().cause, qs.size());
+        for (const auto& q : qs) {
+            if (q.choices.empty()) fmt::print("  {} [y/n] ", q.text);
+            else fmt::print("  {} ({}) ", q.text, fmt::join(q.choices, ", "));
+            std::fflush(stdout);
+            std::string answer;
+            if (!std::getline(std::cin, answer)) break;
+            if (auto a = diag::answer_atom(q, answer)) rep.atoms.push_back(*a);
+        }
+        if (!qs.empty()) fmt::print("\n");
+        rep.v = diag::decide(rep.atoms);
+    }
     auto code_of = [](const diag::report& r) {
         if (r.api_failure) return exit_api_unreachable;
         if (r.v.cause == "healthy") return exit_healthy;
@@ -297,7 +315,9 @@ void setup_doctor(CLI::App& app) {
     d->add_option("--answer", o->answers,
                   "KEY=yes|no, what only you can know: same-lan, manual-registration, recreated, v2-history, other-instance, "
                   "device-off, first-boot, wifi-unsupported, lns-key-cleared, ... (repeatable)")->allow_extra_args(false);
-    d->add_flag("--no-input", o->no_input, "Never ask questions or for confirmation");
+    d->add_flag("--no-input", o->no_input,
+                "Never ask: no questionnaire (asked on a terminal only when the evidence cannot separate the leading causes) and\n"
+                "no confirmation for --fix");
     d->add_flag("--fix", o->fix,
                 "Show the plan for causes fixable through the API (missing/revoked LNS key, Gateway Server address, frequency\n"
                 "plan, stuck target CUPS), apply it after confirmation (or --yes), then run the ladder again to prove it.\n"
