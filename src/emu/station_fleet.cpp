@@ -365,13 +365,29 @@ station_fleet::station_fleet(boost::asio::io_context& ioc, const proto::clock& c
     : p_(std::make_shared<impl>(ioc, clock, std::move(options))) {}
 
 station_fleet::~station_fleet() {
-    // Streams hold only weak references back; aborting them here is enough.
-    if (p_) {
-        p_->stopped = true;
-        for (auto& st : p_->stations)
-            for (int c = 1; c <= 3; ++c) p_->drop(*st, c, false);
-        p_->timer.cancel();
+    // Streams hold only weak references back; aborting them is enough. It must happen on the io
+    // thread: a stream's handler may be running there right now (a teardown from the caller's
+    // thread raced with on_data and freed a stream twice).
+    if (!p_) return;
+    auto teardown = [p = p_] {
+        p->stopped = true;
+        for (auto& st : p->stations)
+            for (int c = 1; c <= 3; ++c) p->drop(*st, c, false);
+        p->timer.cancel();
+    };
+    if (p_->ioc.stopped() || p_->ioc.get_executor().running_in_this_thread()) {
+        teardown();
+        return;
     }
+    auto done = std::make_shared<std::promise<void>>();
+    auto f = done->get_future();
+    boost::asio::post(p_->ioc, [teardown, done] {
+        teardown();
+        done->set_value();
+    });
+    // Nobody runs the io_context (a caller that stopped driving it): tear down here; the posted
+    // copy, should it ever run, finds everything dropped already.
+    if (f.wait_for(std::chrono::seconds(5)) != std::future_status::ready) teardown();
 }
 
 void station_fleet::start() {

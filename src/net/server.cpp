@@ -243,7 +243,7 @@ public:
             return;
         }
         awaiting_ = false;
-        const auto hold = std::move(pending_self_);
+        release_keep();
         bool close = !keep_alive_ || core_->is_stopped();
         if (auto c = res.headers.get("Connection"); c && proto::iequals(*c, "close")) close = true;
         write_response(serialize_response(res, head_, close), close);
@@ -254,7 +254,7 @@ public:
     void deliver_stream(std::uint64_t seq, const proto::http_response& head, const std::shared_ptr<stream_state>& st) {
         if (closed_ || seq != seq_ || !awaiting_) return st->finish(false);
         awaiting_ = false;
-        const auto hold = std::move(pending_self_);
+        release_keep();
         bool close = !keep_alive_ || core_->is_stopped();
         if (auto c = head.headers.get("Connection"); c && proto::iequals(*c, "close")) close = true;
         chunked_ = st;
@@ -295,7 +295,7 @@ public:
         if (closed_ || seq != seq_ || !awaiting_) return;
         core_->log(log_level::debug, fmt::format("connection {} from {}: reset by handler", id_, remote_));
         closed_ = true;
-        const auto hold = std::move(pending_self_);
+        release_keep();
         timer_.cancel();
         stream_.reset();
         core_->remove(id_);
@@ -313,7 +313,7 @@ public:
     void stall_by_responder(std::uint64_t seq) {
         if (closed_ || seq != seq_ || !awaiting_) return;
         stalled_ = true;
-        const auto hold = std::move(pending_self_);
+        release_keep();
         timer_.cancel();
         do_discard(false);
     }
@@ -517,7 +517,7 @@ private:
         awaiting_ = true;
         // The session keeps itself alive until the handler answers (or the connection closes):
         // the handler may answer later from any thread, holding only the responder.
-        pending_self_ = shared_from_this();
+        keep_until_answered();
         auto state =
             std::make_shared<responder_state>(weak_from_this(), ex_, seq_, id_, std::move(best_params), core_->opts.stream_queue_limit);
         responder resp(state);
@@ -641,7 +641,7 @@ private:
     void do_close() {
         if (closed_) return;
         closed_ = true;
-        const auto hold = std::move(pending_self_);
+        release_keep();
         release_slot();
         timer_.cancel();
         if (delay_timer_) delay_timer_->cancel();
@@ -667,7 +667,24 @@ private:
     std::unique_ptr<std::array<char, 512>> scratch_;
     std::uint64_t seq_ = 0;
     bool awaiting_ = false;
-    std::shared_ptr<http_session> pending_self_;  // set while awaiting_ (see dispatch)
+    // While awaiting_, a wait that never expires holds the session (see dispatch). It is an
+    // operation, not a member pointing back at the session: an io_context that is stopped and
+    // destroyed before the answer destroys the wait and with it the session, where a
+    // self-reference would have kept the session alive for good (a leak LeakSanitizer found).
+    std::optional<asio::steady_timer> keep_timer_;
+    bool keeping_ = false;
+
+    void keep_until_answered() {
+        if (!keep_timer_) keep_timer_.emplace(ex_);
+        keep_timer_->expires_at(asio::steady_timer::time_point::max());
+        keep_timer_->async_wait([self = shared_from_this()](error_code) {});
+        keeping_ = true;
+    }
+    void release_keep() {
+        if (!keeping_) return;
+        keeping_ = false;
+        keep_timer_->cancel();  // the wait completes (operation_aborted) and lets the session go
+    }
     bool keep_alive_ = true;
     bool head_ = false;
     bool close_after_ = false;
