@@ -180,6 +180,12 @@ int run(doctor_cli_options o) {
     d.thorough = o.thorough;
     d.anonymous_cups_probe = o.anonymous_cups;
     d.verbose = o.verbose || !o.html.empty();
+    if (!o.station_dir.empty()) {
+        std::error_code ec;
+        if (!std::filesystem::is_directory(o.station_dir, ec))
+            return report_error(sub, "cli.bad_option", fmt::format("--station-dir {}: not a directory", o.station_dir), exit_usage, o.json);
+        d.station_dir = o.station_dir;
+    }
     if (!o.cups_key_file.empty()) d.cups_key = read_secret(o.cups_key_file, "--cups-key-file", err);
     if (!o.lns_key_file.empty()) d.lns_key = read_secret(o.lns_key_file, "--lns-key-file", err);
     if (!err.empty()) return report_error(sub, "cli.local_io", err, exit_local_io, o.json);
@@ -299,6 +305,8 @@ void setup_doctor(CLI::App& app) {
     d->add_option("--resolve", o->resolve, "HOST:PORT:ADDR, as curl: connect HOST:PORT to ADDR (names, SNI and certificate checks unchanged)")->allow_extra_args(false);
     d->add_option("--cups-key-file", o->cups_key_file, "The gateway's own CUPS key (for the authenticated CUPS probe)");
     d->add_option("--lns-key-file", o->lns_key_file, "The gateway's own LNS key (for /router-info; default: the one in the registry)");
+    d->add_option("--station-dir", o->station_dir,
+                  "A Basics Station file set (cups.*, tc.*) to check against the server: its key IDs, tc.uri (read only)");
     d->add_option("--ca", o->ca, "Extra trust anchor (PEM) for the TLS checks (repeatable)")->allow_extra_args(false);
     d->add_flag("--insecure", o->insecure, "Do not verify TLS certificates (loudly warned; TLS evidence becomes meaningless)");
     d->add_option("--timeout", o->timeout_s, "Seconds for the whole run; every probe stops by then")->capture_default_str();

@@ -70,6 +70,9 @@
 //       tls.8887.big_chain                  8887 chain of several KB (mbedTLS heap on the TTIG)
 //   --  deploy.version.before_3_30_2        deployment older than 3.30.2 (version detection unverified)
 //       deploy.tls_by_tts                   TTS terminates TLS itself (CUPS keeps a 5 s header timeout)
+//   F1  station.cups_key.revoked            --station-dir: the key ID in cups.key is not among the gateway's keys
+//       station.tc_key.revoked              --station-dir: the key ID in tc.key is not among the gateway's keys
+//       station.tc_uri.mismatch             --station-dir: tc.uri differs from the record's Gateway Server URI
 //   P11 cups.anon.404_not_found_by_eui      404 gateway_not_found_by_eui: EUI not registered
 //       cups.anon.401                       401 unauthenticated: EUI registered (by someone)
 //       cups.anon.200                       200: EUI was just auto-registered (critical event)
@@ -208,7 +211,7 @@ std::vector<cause_info> build() {
                  "The TTIG is connected to another LNS (V2, another cluster or instance)", chain::cups,
                  // Connected on another cluster of this deployment is gs-address-wrong-or-unreachable's
                  // decisive atom (§6.2: "D → see gs-address-wrong-or-unreachable"), not this cause's.
-                 {{"stats.404", S}, {"attr.cups_last_seen.absent", S},
+                 {{"stats.404", S}, {"attr.cups_last_seen.absent", S}, {"station.tc_uri.mismatch", W},
                   {"attr.cups_last_seen.stale", S}, {"user.v2_history", S}, {"user.other_instance", S},
                   {"user.led.green_solid", S}, {"record.recent", X}, {"attr.cups_last_seen.fresh", X},
                   {"stats.connected", X}},
@@ -228,7 +231,7 @@ std::vector<cause_info> build() {
                  {a("A1", "Create an LNS key (INFO + LINK) and store it in lbs_lns_secret"),
                   m("M1", "Factory reset if still Disconnected after 15 min")}});
     c.push_back({"cups-key-revoked", "The gateway's CUPS key was deleted: CUPS refuses the TTIG", chain::cups,
-                 {{"keys.cups.none", S}, {"event.registry.gateway.api-key.delete", S}, {"attr.cups_last_seen.stale", S},
+                 {{"station.cups_key.revoked", D}, {"keys.cups.none", S}, {"event.registry.gateway.api-key.delete", S}, {"attr.cups_last_seen.stale", S},
                   {"cups.auth.ok_lns", S}, {"attr.cups_last_seen.fresh", X}, {"record.absent", X},
                   {"stats.connected", X}},
                  {"lns-key-revoked"},
@@ -245,7 +248,7 @@ std::vector<cause_info> build() {
     c.push_back({"gs-address-wrong-or-unreachable",
                  "The Gateway Server address is empty, wrong, another cluster or unreachable", chain::cups,
                  {{"record.gs_address.empty", D}, {"cups.auth.404_server_trust", D},
-                  {"stats.other_cluster.connected", D}, {"record.gs_address.other_cluster", S},
+                  {"stats.other_cluster.connected", D}, {"record.gs_address.other_cluster", S}, {"station.tc_uri.mismatch", S},
                   {"record.gs_address.invalid", S}, {"cups.auth.ok_lns", X}, {"stats.connected", X}},
                  {"tls-trust-mismatch", "connected-elsewhere"},
                  {a("A2", "Set gateway_server_address to the cluster host (reconnects within ~10 min; the TTIG gets "
@@ -254,7 +257,8 @@ std::vector<cause_info> build() {
 
     // §6.3 LNS, authentication and configuration.
     c.push_back({"lns-key-revoked", "The LNS key in lbs_lns_secret was deleted, expired or lost LINK", chain::lns,
-                 {{"lnsinfo.unauthorized", D}, {"keys.lns.*", D}, {"event.disconnect.api_key_not_found", S},
+                 {{"lnsinfo.unauthorized", D}, {"keys.lns.*", D}, {"station.tc_key.revoked", S},
+                  {"event.disconnect.api_key_not_found", S},
                   {"event.disconnect.api_key_expired", S}, {"event.registry.gateway.api-key.delete", W},
                   {"record.lns_secret.present", W}, {"stats.disconnected_at", W}, {"lnsinfo.ok", X},
                   {"lnsinfo.not_registered", X}, {"record.lns_secret.absent", X}, {"record.absent", X},

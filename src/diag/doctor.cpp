@@ -7,6 +7,7 @@
 #include <ttig/proto/cups.hpp>
 #include <ttig/proto/eui.hpp>
 #include <ttig/proto/lns.hpp>
+#include <ttig/station/file_set.hpp>
 #include <ttig/tts/client.hpp>
 #include <ttig/tts/redact.hpp>
 
@@ -464,6 +465,40 @@ void discovery_probe(run_state& rs, const proto::tts_address& gs, proto::eui64 e
     p.finish(outcome, ok);
 }
 
+// ---- the station's own file set (--station-dir) ----------------------------------------------
+
+// The key ID inside a token file ("Authorization: Bearer NNSXS.<id>.<secret>\r\n"), or "".
+std::string key_id_in(const std::optional<proto::bytes>& key) {
+    if (!key) return {};
+    std::string_view t(reinterpret_cast<const char*>(key->data()), key->size());
+    if (auto p = t.find("Authorization:"); p != std::string_view::npos) t.remove_prefix(p + 14);
+    while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
+    if (auto e = t.find_first_of("\r\n"); e != std::string_view::npos) t = t.substr(0, e);
+    return key_id_of(t);
+}
+
+void station_atoms(run_state& rs, const std::filesystem::path& dir, const std::optional<tts::gateway>& gw,
+                   const std::optional<proto::tts_address>& gs, const std::vector<tts::api_key>& keys, bool keys_ok) {
+    run_state::probe p(rs, "F1", "Station file set", dir.string());
+    station::home h(dir);
+    auto cups = h.read(station::category::cups, station::variant::regular);
+    auto tc = h.read(station::category::tc, station::variant::regular);
+    if (!cups || !tc) return p.finish((!cups ? cups.err() : tc.err()).what(), false);
+    auto known = [&](const std::string& id) { return std::any_of(keys.begin(), keys.end(), [&](const tts::api_key& k) { return k.id == id; }); };
+    const std::string cups_id = key_id_in(cups->key), tc_id = key_id_in(tc->key);
+    p.line(fmt::format("cups.uri {} key {}; tc.uri {} key {}", cups->uri.value_or("-"), cups_id.empty() ? "-" : cups_id,
+                       tc->uri.value_or("-"), tc_id.empty() ? "-" : tc_id));
+    if (keys_ok && !cups_id.empty() && !known(cups_id))
+        rs.add("station.cups_key.revoked", "F1", fmt::format("cups.key holds key {}, which the gateway no longer has: CUPS refuses the station", cups_id));
+    if (keys_ok && !tc_id.empty() && !known(tc_id))
+        rs.add("station.tc_key.revoked", "F1", fmt::format("tc.key holds key {}, which the gateway no longer has: the LNS refuses the station", tc_id));
+    if (gs && tc->uri && !tc->uri->empty() && *tc->uri != gs->uri())
+        rs.add("station.tc_uri.mismatch", "F1", fmt::format("tc.uri is {}, the record's Gateway Server is {}", *tc->uri, gs->uri()));
+    (void)gw;
+    // tc.trust against the root the LNS presents (recorded by P10; compared after the probes).
+    p.finish("read", true);
+}
+
 }  // namespace
 
 report run_doctor(const doctor_options& o) {
@@ -637,6 +672,7 @@ report run_doctor(const doctor_options& o) {
 
     // Derived atoms that need more than one probe.
     if (gw && keys_ok) key_atoms(rs, *gw, keys);
+    if (o.station_dir) station_atoms(rs, *o.station_dir, gw, gs, keys, keys_ok);
     auto has = [&](std::string_view id) { return std::any_of(rep.atoms.begin(), rep.atoms.end(), [&](const atom& a) { return a.id == id; }); };
     if (has("stats.404") && !has("event.tail.no_missed_pongs")) {
         for (const auto& t : rep.tls)

@@ -454,6 +454,28 @@ TEST_SUITE("diag.doctor") {
         CHECK(after.v.cause == "healthy");
     }
 
+    TEST_CASE("--station-dir: the station's own CUPS key, gone from the gateway, is decisive") {
+        world w;
+        w.register_claimed();
+        w.start_stations();
+        REQUIRE(w.wait_for(world::connected));
+        w.fleet->stop();
+        w.fleet.reset();
+        w.rest("DELETE", "/api/v3/gateways/" + w.gw + "/api-keys/" + w.cups_key_id);
+        w.clock.advance(26h);  // noticed a day later: the last good CUPS exchange is stale
+        auto d = w.doctor();
+        d.station_dir = w.home(0);
+        const auto rep = diag::run_doctor(d);
+        INFO(describe(rep));
+        CHECK(rep.v.cause == "cups-key-revoked");
+        CHECK(rep.v.confidence == diag::confidence::high);
+        const auto it = std::find_if(rep.atoms.begin(), rep.atoms.end(), [](const diag::atom& a) { return a.id == "station.cups_key.revoked"; });
+        REQUIRE(it != rep.atoms.end());
+        CHECK(it->detail.find(w.cups_key_id) != std::string::npos);
+        // The tc set the station holds still matches the registry: no tc atoms.
+        CHECK(std::none_of(rep.atoms.begin(), rep.atoms.end(), [](const diag::atom& a) { return a.id.starts_with("station.tc_"); }));
+    }
+
     TEST_CASE("--fix plans only what the API can fix, and says what it needs") {
         world w;
         w.register_claimed();

@@ -37,6 +37,9 @@ struct doctor_options {
     bool insecure = false;
     std::optional<std::string> cups_key;  // the gateway's own CUPS key (P12 with it)
     std::optional<std::string> lns_key;   // the gateway's own LNS key (P13 with it, else lbs_lns_secret)
+    // A Basics Station file set (cups.*, tc.*) to check against the server: key IDs against the
+    // gateway's keys, tc.uri against the GS address, tc.trust against the LNS chain. Read only.
+    std::optional<std::filesystem::path> station_dir;
     std::chrono::milliseconds timeout{15000};  // the whole run; each probe gets what is left, at most its own limit
     bool thorough = false;              // P12, the longer events window
     bool anonymous_cups_probe = false;  // P11 on a deployment that is not TTN / TTS Cloud
