@@ -98,7 +98,7 @@ TEST_SUITE("cli.doctor") {
             CHECK(out->find(secret) == std::string::npos);
     }
 
-    TEST_CASE("doctor --fix: the plan without --yes changes nothing; with --yes it is applied and proven") {
+    TEST_CASE("doctor --fix: the plan without --yes changes nothing — with --yes it is applied and proven") {
         emulator e;
         e.post("/api/v3/users/admin/gateways", R"({"gateway":{"ids":{"gateway_id":"desk-ttig","eui":"58A0CBFFFE800999"},"frequency_plan_ids":["EU_863_870_TTN"]}})");
         const std::string lns = e.cfg["lns_url"].get<std::string>().substr(6);  // host:port

@@ -166,7 +166,7 @@ TEST_SUITE("cli.emulate") {
 }
 
 TEST_SUITE("cli.emulate") {
-    TEST_CASE("emulate station: JSON lines from start to summary; bad options are one line and exit 64") {
+    TEST_CASE("emulate station: JSON lines from start to summary — bad options are one line and exit 64") {
         temp_dir d;
         // A home with only a CUPS URI that refuses connections (port 1 on loopback): the station
         // tries CUPS at once and reports the failure; the run ends after --duration.

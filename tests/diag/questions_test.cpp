@@ -45,7 +45,7 @@ TEST_SUITE("diag.questions") {
         CHECK(std::none_of(again.begin(), again.end(), [](const question& q) { return q.key == "user.manual_registration"; }));
     }
 
-    TEST_CASE("an LED answer must be one of the patterns; no adds nothing") {
+    TEST_CASE("an LED answer must be one of the patterns — no adds nothing") {
         question led{"led", "", {"green_solid", "red_blink_fast"}};
         CHECK(answer_atom(led, "red_blink_fast")->id == "user.led.red_blink_fast");
         CHECK_FALSE(answer_atom(led, "purple"));

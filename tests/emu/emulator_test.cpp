@@ -115,7 +115,7 @@ struct emulator_fixture {
 }  // namespace
 
 TEST_SUITE("emu.emulator") {
-    TEST_CASE_FIXTURE(emulator_fixture, "emulate tts: REST, CUPS, discovery and traffic on loopback; the re-read drops a revoked key") {
+    TEST_CASE_FIXTURE(emulator_fixture, "emulate tts: REST, CUPS, discovery and traffic on loopback — the re-read drops a revoked key") {
         start();
         run([&]() -> awaitable<void> {
             auto created = co_await rest("POST", "/api/v3/users/admin/gateways",

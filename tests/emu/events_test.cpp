@@ -316,7 +316,7 @@ TEST_SUITE("emu.events") {
         }
     }
 
-    TEST_CASE_FIXTURE(fixture, "the first message is events.stream.start; framing with \\n, and \\n\\n for text/event-stream") {
+    TEST_CASE_FIXTURE(fixture, "the first message is events.stream.start — framing with \\n, and \\n\\n for text/event-stream") {
         reader rd;
         rd.stop = [](const reader& x) { return !x.messages.empty(); };
         open(rd, R"({"identifiers":[{"gateway_ids":{"gateway_id":"office-ttig"}}],"names":["gs.gateway.connect","gs.gateway.disconnect","gs.status.receive","/^gateway\\.update$/"]})",
@@ -353,7 +353,7 @@ TEST_SUITE("emu.events") {
         CHECK_FALSE(sse.messages[0]["result"].contains("data"));  // no names: no data
     }
 
-    TEST_CASE_FIXTURE(fixture, "a gateway update is a gateway.update event with the updated paths; the stream ends when the client goes") {
+    TEST_CASE_FIXTURE(fixture, "a gateway update is a gateway.update event with the updated paths — the stream ends when the client goes") {
         reader rd;
         bool updated = false;
         rd.stop = [](const reader& x) { return x.has("gateway.update"); };
@@ -443,7 +443,7 @@ TEST_SUITE("emu.events") {
         CHECK(rd.names() == std::vector<std::string>{"events.stream.start", "gs.gateway.connect"});
     }
 
-    TEST_CASE_FIXTURE(fixture, "tail replays stored events first; without tail or after there is no history") {
+    TEST_CASE_FIXTURE(fixture, "tail replays stored events first — without tail or after there is no history") {
         CHECK(rest("PUT", "/api/v3/gateways/office-ttig", R"({"gateway":{"name":"One"},"field_mask":{"paths":["name"]}})", alice_tok).status == 200);
         clock.advance(1s);
         CHECK(rest("POST", "/api/v3/gateways/office-ttig/api-keys", R"({"name":"k","rights":["RIGHT_GATEWAY_INFO"]})", alice_tok).status == 200);

@@ -305,7 +305,7 @@ TEST_SUITE("emu") {
         CHECK(*dt == 60.0);  // handed over: CUPS in 60 s, not in 24 h
     }
 
-    TEST_CASE("station engine: a rejected discovery goes to CUPS at once; traffic drops back off 1,2,4,8,16 s") {
+    TEST_CASE("station engine: a rejected discovery goes to CUPS at once — traffic drops back off 1,2,4,8,16 s") {
         rig r;
         r.home.put("tc.uri", "wss://127.0.0.1:19454");
         r.home.put("tc.trust", pem_ca);
@@ -362,7 +362,7 @@ TEST_SUITE("emu") {
         CHECK(r.engine->cups_failures() == 3);
     }
 
-    TEST_CASE("station engine: TTIG buttons — RESET keeps cups.*, erases tc.*; SETUP is config mode; LEDs") {
+    TEST_CASE("station engine: TTIG buttons — RESET keeps cups.*, erases tc.* — SETUP is config mode — LEDs") {
         rig r;
         r.start(emu::station_profile::ttig());
         auto req = r.take(cups_req, emu::channel_cups);

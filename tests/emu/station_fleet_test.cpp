@@ -274,7 +274,7 @@ TEST_SUITE("emu.station") {
         CHECK(nlohmann::json::parse(stats->body).contains("connected_at"));
     }
 
-    TEST_CASE("end to end: a deleted LNS key ends in CUPS answering without LNS credentials; the station keeps asking") {
+    TEST_CASE("end to end: a deleted LNS key ends in CUPS answering without LNS credentials — the station keeps asking") {
         e2e t;
         t.register_gateway();
         t.make_home();
@@ -318,7 +318,7 @@ TEST_SUITE("emu.station") {
         CHECK(t.wait_for(connected));  // still forwarding through the LNS
     }
 
-    TEST_CASE("end to end: a wrong target_cups_uri moves the station away; it gets back to CUPS only through cups-bak, after 8 daily failures") {
+    TEST_CASE("end to end: a wrong target_cups_uri moves the station away — it gets back to CUPS only through cups-bak, after 8 daily failures") {
         e2e t(true);  // gcs.basic-station.allow-cups-uri-update
         t.register_gateway();
         t.make_home();

@@ -54,7 +54,7 @@ std::size_t total_bytes(const net::probe_report& r) {
 }  // namespace
 
 TEST_SUITE("emu.emulator") {
-    TEST_CASE_FIXTURE(tls_variant_fixture, "emulate tts: long_chain and big_chain verify under the CA; a constrained client refuses them") {
+    TEST_CASE_FIXTURE(tls_variant_fixture, "emulate tts: long_chain and big_chain verify under the CA — a constrained client refuses them") {
         auto started = start(R"({
             "clusters": [{"name":"eu1","address":"eu1.cloud.thethings.network","identity_server":true},
                          {"name":"long","address":"long.example"},{"name":"long2","address":"long2.example"},

@@ -191,7 +191,7 @@ TEST_SUITE("net.byte_stream") {
         CHECK(pings == 1);
     }
 
-    TEST_CASE_FIXTURE(fixture, "plain: writes made before the connection is up go out first, in order; a write from on_data") {
+    TEST_CASE_FIXTURE(fixture, "plain: writes made before the connection is up go out first, in order — a write from on_data") {
         listen_plain();
         byte_stream_options o;
         o.host = "127.0.0.1";
@@ -227,7 +227,7 @@ TEST_SUITE("net.byte_stream") {
         CHECK(p.end->id() == "net.closed");
     }
 
-    TEST_CASE_FIXTURE(fixture, "TLS: a hand-written request and the exact response bytes; trust as PEM and as DER; TLS 1.3 by default") {
+    TEST_CASE_FIXTURE(fixture, "TLS: a hand-written request and the exact response bytes — trust as PEM and as DER — TLS 1.3 by default") {
         listen_tls();
         for (bool der : {false, true}) {
             CAPTURE(der);
@@ -381,7 +381,7 @@ TEST_SUITE("net.byte_stream") {
         CHECK(proto_name == "TLSv1.2");
     }
 
-    TEST_CASE_FIXTURE(fixture, "a chain with two intermediates: max_chain_depth and max_chain_bytes refuse it; trusting an intermediate") {
+    TEST_CASE_FIXTURE(fixture, "a chain with two intermediates: max_chain_depth and max_chain_bytes refuse it — trusting an intermediate") {
         pki::chain_options co;
         co.intermediates = 2;
         auto chain = pki::make_chain(certs().ca, eu1, {eu1}, co);
@@ -480,7 +480,7 @@ TEST_SUITE("net.byte_stream") {
         CHECK(done->err().id() == "net.aborted");
     }
 
-    TEST_CASE_FIXTURE(fixture, "close(): queued writes go out first, then close_notify and FIN; no callbacks after it") {
+    TEST_CASE_FIXTURE(fixture, "close(): queued writes go out first, then close_notify and FIN — no callbacks after it") {
         listen_tls();
         std::optional<ws_close_info> server_saw;
         srv.handle_ws("/station", [&](const proto::http_request&, ws_connection) -> std::variant<proto::http_response, ws_handlers> {
@@ -507,7 +507,7 @@ TEST_SUITE("net.byte_stream") {
         bs->abort();
     }
 
-    TEST_CASE_FIXTURE(fixture, "abort(): the connection ends at once, without close_notify; no callbacks after it") {
+    TEST_CASE_FIXTURE(fixture, "abort(): the connection ends at once, without close_notify — no callbacks after it") {
         listen_tls();
         std::optional<ws_close_info> server_saw;
         srv.handle_ws("/station", [&](const proto::http_request&, ws_connection) -> std::variant<proto::http_response, ws_handlers> {

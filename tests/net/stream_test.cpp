@@ -116,7 +116,7 @@ TEST_SUITE("net.stream") {
         CHECK(got.ends_with("\r\n\r\n3\r\nabc\r\ne\r\n{\"result\":{}}\n\r\n0\r\n\r\n"));
     }
 
-    TEST_CASE_FIXTURE(fixture, "client reads chunks as they come; after the terminal chunk the connection serves the next request") {
+    TEST_CASE_FIXTURE(fixture, "client reads chunks as they come — after the terminal chunk the connection serves the next request") {
         start();
         http_client c(ioc.get_executor());
         std::string seen;
@@ -157,7 +157,7 @@ TEST_SUITE("net.stream") {
         CHECK(c.connections_opened() == 1);
     }
 
-    TEST_CASE_FIXTURE(fixture, "server notices a client that goes away mid-stream; writes then fail") {
+    TEST_CASE_FIXTURE(fixture, "server notices a client that goes away mid-stream — writes then fail") {
         start();
         http_client c(ioc.get_executor());
         std::optional<stream_result> out;
@@ -181,7 +181,7 @@ TEST_SUITE("net.stream") {
         CHECK(*late == false);
     }
 
-    TEST_CASE_FIXTURE(fixture, "client: the deadline ends an open stream with what arrived; server stop ends a stream") {
+    TEST_CASE_FIXTURE(fixture, "client: the deadline ends an open stream with what arrived — server stop ends a stream") {
         start();
         http_client c(ioc.get_executor());
         std::optional<stream_result> out;
@@ -215,7 +215,7 @@ TEST_SUITE("net.stream") {
         CHECK((*second)->error.has_value());  // the connection closed before the terminal chunk
     }
 
-    TEST_CASE_FIXTURE(fixture, "client: a stream request before the header fails like any request; a plain body streams too") {
+    TEST_CASE_FIXTURE(fixture, "client: a stream request before the header fails like any request — a plain body streams too") {
         start();
         http_client c(ioc.get_executor());
         std::optional<stream_result> out;

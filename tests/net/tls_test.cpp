@@ -261,7 +261,7 @@ TEST_SUITE("net.tls") {
         CHECK(res->status == 200);
     }
 
-    TEST_CASE_FIXTURE(tls_fixture, "a served chain with intermediates; max_chain_depth and max_chain_bytes refuse it as a station would") {
+    TEST_CASE_FIXTURE(tls_fixture, "a served chain with intermediates — max_chain_depth and max_chain_bytes refuse it as a station would") {
         pki::chain_options o;
         o.intermediates = 2;
         auto chain = pki::make_chain(certs().ca, "eu1.cloud.thethings.network", {"eu1.cloud.thethings.network"}, o);

@@ -158,7 +158,7 @@ TEST_CASE("router_config: the reference-region-names flag renames only the liste
     CHECK(make(plan("US_902_928_FSB_2"), o).region == "US902");
 }
 
-TEST_CASE("frequency_plan_by_id: the three built-in plans are found; anything else is tc.unknown_frequency_plan") {
+TEST_CASE("frequency_plan_by_id: the three built-in plans are found — anything else is tc.unknown_frequency_plan") {
     CHECK(frequency_plans().size() == 3);
     for (auto id : {"EU_863_870_TTN", "US_902_928_FSB_2", "AU_915_928_FSB_2"}) {
         CAPTURE(id);
@@ -261,7 +261,7 @@ TEST_CASE("router_config round trip: encode(decode(x)) == x for every vector") {
     }
 }
 
-TEST_CASE("decode_router_config: the station's region table; other regions are accepted but flagged") {
+TEST_CASE("decode_router_config: the station's region table — other regions are accepted but flagged") {
     struct row {
         std::string_view sent;
         std::string_view station;

@@ -811,7 +811,7 @@ TEST_SUITE("tts.client") {
         CHECK(w.client(bob_tok)->get_connection_stats("office-ttig"));
     }
 
-    TEST_CASE("connection stats: batches of at most 100 IDs; TTS errors as values (§4.10)") {
+    TEST_CASE("connection stats: batches of at most 100 IDs — TTS errors as values (§4.10)") {
         world w;
         std::vector<std::string> ids;
         for (int i = 0; i < 230; ++i) {
@@ -1053,7 +1053,7 @@ TEST_SUITE("tts.client") {
         CHECK_FALSE(std::regex_search(logs, std::regex("[A-Z2-7]{5}\\.[A-Z2-7]{16,}\\.[A-Z2-7]{16,}")));
     }
 
-    TEST_CASE("async_run: the same calls as completions on an executor; async rate-limit waits") {
+    TEST_CASE("async_run: the same calls as completions on an executor — async rate-limit waits") {
         world w;
         boost::asio::io_context ioc;
         auto o = w.options(alice_tok);

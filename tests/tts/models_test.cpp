@@ -130,7 +130,7 @@ TEST_SUITE("tts.models") {
         CHECK_THROWS(json::parse(R"J({"name": 5})J").get<gateway>());
     }
 
-    TEST_CASE("API key: the §4.8 create answer; raw never keeps the key") {
+    TEST_CASE("API key: the §4.8 create answer — raw never keeps the key") {
         const auto k = json::parse(R"J({
   "id": "3FWZEB5EEY4S6NRA2O2F5KZSFNQDR7JVJ34TV7Y",
   "key": "NNSXS.3FWZEB5EEY4S6NRA2O2F5KZSFNQDR7JVJ34TV7Y.2RBZWM27SWSUYYIAPHWROIKXJ7ZRSOUK2F4ZJ6ULH4FL7XXL7W6A",
