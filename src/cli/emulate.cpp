@@ -34,6 +34,7 @@ struct emulate_tts_options {
     unsigned threads = 1;
     unsigned header_timeout_ms = 0;
     std::uint16_t factory_cups_port = 0;
+    bool corrupt_tc_cred = false;
     bool json = false;
 };
 
@@ -90,6 +91,7 @@ int run_emulate_tts(const emulate_tts_options& o) {
     cfg.lns.fallback_frequency_plan = o.fallback_frequency_plan;
     cfg.header_timeout = std::chrono::milliseconds(o.header_timeout_ms);
     cfg.factory_cups_port = o.factory_cups_port;
+    cfg.cups.corrupt_tc_cred = o.corrupt_tc_cred;
     std::filesystem::path out_dir = o.config_out.empty() ? std::filesystem::temp_directory_path() / fmt::format("ttigctl-emulate-{}", ::getpid())
                                                          : std::filesystem::absolute(o.config_out).parent_path();
     cfg.ca_dir = out_dir;
@@ -188,6 +190,8 @@ void setup_emulate(CLI::App& app) {
     tts->add_option("--factory-cups-port", o->factory_cups_port,
                     "Port of the emulated TTIG factory CUPS (rjs.sm.tc), which redirects TTIGs claimed here to this TTS CUPS "
                     "(0 = any free port; see factory_cups_url and factory_cups_resolve in --config-out)");
+    tts->add_flag("--cups-corrupt-credentials", o->corrupt_tc_cred,
+                  "Fault: CUPS sends LNS credentials whose certificate length overruns the blob (a corrupted credential update)");
     tts->add_option("--header-timeout", o->header_timeout_ms,
                     "Milliseconds a connection may take to send its request head (TTS's LBS listener: 5000 before 3.30.2, 30000 since;\n"
                     "0 = 120000, also the keep-alive idle time)")

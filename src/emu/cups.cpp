@@ -76,7 +76,9 @@ proto::http_response tts_error_response_indented(const tts_error& err, const std
 }
 
 cups_server::cups_server(tts_state& state, rate_limiter& limiter, cups_options options, trust_fetcher fetch_trust)
-    : state_(state), limiter_(limiter), options_(std::move(options)), fetch_trust_(std::move(fetch_trust)) {}
+    : state_(state), limiter_(limiter), options_(std::move(options)), fetch_trust_(std::move(fetch_trust)) {
+    corrupt_tc_cred_ = options_.corrupt_tc_cred;
+}
 
 void cups_server::clear_trust_cache() {
     std::lock_guard lock(trust_mu_);
@@ -172,6 +174,7 @@ tts_result<proto::update_info_response> cups_server::update_info(const proto::ht
             auto trust = trust_for(address);
             if (!trust) return std::move(trust).err();
             auto blob = proto::tts_token_blob(*trust, *secret);
+            if (corrupt_tc_cred_ && blob.size() > 4 && blob[0] == 0x30 && blob[1] == 0x82) blob[2] = blob[3] = 0xFF;  // fault
             if (proto::crc32(blob) != req.tc_cred_crc) res.tc_cred = std::move(blob);
         }
     }

@@ -187,6 +187,9 @@ tts_emulator::tts_emulator(std::unique_ptr<impl> p) : p_(std::move(p)) {}
 tts_emulator::~tts_emulator() { stop(); }
 
 tts_state& tts_emulator::state() noexcept { return *p_->state; }
+void tts_emulator::set_cups_corrupt_tc_cred(bool on) {
+    for (auto& c : p_->clusters) c->cups->set_corrupt_tc_cred(on);
+}
 tts_api& tts_emulator::api() noexcept { return *p_->api; }
 const std::string& tts_emulator::ca_pem() const noexcept { return p_->ca.cert_pem; }
 

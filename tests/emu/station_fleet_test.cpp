@@ -274,6 +274,30 @@ TEST_SUITE("emu.station") {
         CHECK(nlohmann::json::parse(stats->body).contains("connected_at"));
     }
 
+    TEST_CASE("end to end: a corrupted credential update writes nothing, the station retries every minute and takes the next good one") {
+        e2e t;
+        t.register_gateway();
+        t.make_home();
+        t.tts->set_cups_corrupt_tc_cred(true);
+        t.start_fleet();
+        REQUIRE(t.wait_for([&](const emu::fleet_summary&) { return t.count("cups.fail") >= 1; }));
+        t.advance(3min);
+        // Each answer carries a tcCred whose certificate overruns the blob: refused, nothing of
+        // tc.* written (not even through the temp files), never connected.
+        CHECK(t.count("cups.fail") >= 3);
+        CHECK(t.count("cups.ok") == 0);
+        CHECK_FALSE(fs::exists(t.home() / "tc.uri"));
+        CHECK_FALSE(fs::exists(t.home() / "tc.key"));
+        CHECK_FALSE(fs::exists(t.home() / "tc-temp.key"));
+        CHECK(slurp(t.home() / "cups-bak.done"));  // the 200 itself counted: cups-bak taken anyway
+        CHECK_FALSE(connected(t.fleet->summary()));
+        // The server mends its answer: the next retry (60 s) takes it and the station connects.
+        t.tts->set_cups_corrupt_tc_cred(false);
+        t.advance(2min);
+        REQUIRE(t.wait_for(connected));
+        CHECK(slurp(t.home() / "tc.key") == "Authorization: " + t.lns_key + "\r\n");
+    }
+
     TEST_CASE("end to end: a deleted LNS key ends in CUPS answering without LNS credentials — the station keeps asking") {
         e2e t;
         t.register_gateway();

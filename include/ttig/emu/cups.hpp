@@ -16,6 +16,7 @@
 #include <ttig/proto/cups.hpp>
 #include <ttig/proto/http.hpp>
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -29,6 +30,9 @@ struct cups_options {
     bool allow_cups_uri_update = false;         // gcs.basic-station.allow-cups-uri-update
     std::string default_lns_uri;                // gcs.basic-station.default.lns-uri
     std::optional<proto::bytes> static_trust;   // the server's own trust for an empty address (none by default)
+    // Fault (not TTS behaviour): LNS credentials whose trust certificate claims 65,535 DER bytes,
+    // more than the blob holds; a station's parser refuses them (a corrupted credential update).
+    bool corrupt_tc_cred = false;
 };
 
 // TTS's getTrust: the root certificate (DER) of the verified chain presented at host:port. An
@@ -44,6 +48,8 @@ public:
 
     // Trust lookups are cached per host:port for the life of the server, as TTS does.
     void clear_trust_cache();
+    // Turns the corrupt_tc_cred fault on or off at run time.
+    void set_corrupt_tc_cred(bool on) noexcept { corrupt_tc_cred_ = on; }
 
 private:
     tts_result<proto::update_info_response> update_info(const proto::http_request& request);
@@ -55,6 +61,7 @@ private:
     trust_fetcher fetch_trust_;
     std::mutex trust_mu_;
     std::map<std::string, proto::bytes> trust_cache_;
+    std::atomic<bool> corrupt_tc_cred_{false};
 };
 
 // A TTS error as webhandlers.Error writes it: status from the cause chain, Content-Type

@@ -65,6 +65,9 @@ public:
     // Closes every listener and connection. Idempotent.
     void stop();
 
+    // The CUPS fault of cups_options::corrupt_tc_cred, on every cluster, at run time.
+    void set_cups_corrupt_tc_cred(bool on);
+
     tts_state& state() noexcept;
     tts_api& api() noexcept;
     lns_server& lns(std::string_view cluster = {});
