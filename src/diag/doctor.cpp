@@ -113,30 +113,11 @@ struct run_state {
     };
 
     tts::client_options client_options(const std::string& base, ms limit, const std::string& key) const {
-        tts::client_options c;
-        c.base_url = base;
-        c.api_key = key;
-        c.deadline = left(limit);
-        c.tls.insecure = o.insecure;
-        c.tls.ca_files = o.ca_files;
-        c.tls.ca_pem = o.ca_pem;
-        c.tls.use_system_store = o.use_system_store;
-        if (auto h = net::host_map::parse(o.resolve)) c.hosts = std::move(*h);
-        c.user_agent = "ttigctl-doctor";
+        auto c = doctor_client_options(o, base, left(limit), key);
         c.clock = &clock;
-        c.rate_limit.honour = false;  // never wait in doctor: a 429 is evidence
         return c;
     }
-    net::client_config net_config() const {
-        net::client_config c;
-        c.tls.insecure = o.insecure;
-        c.tls.ca_files = o.ca_files;
-        c.tls.ca_pem = o.ca_pem;
-        c.tls.use_system_store = o.use_system_store;
-        if (auto h = net::host_map::parse(o.resolve)) c.hosts = std::move(*h);
-        c.user_agent = "ttigctl-doctor";
-        return c;
-    }
+    net::client_config net_config() const { return doctor_net_config(o); }
 };
 
 // The outcome text of a TTS call: "200" or "<status> <ns:name>" or the transport error.
@@ -500,6 +481,32 @@ void station_atoms(run_state& rs, const std::filesystem::path& dir, const std::o
 }
 
 }  // namespace
+
+net::client_config doctor_net_config(const doctor_options& o) {
+    net::client_config c;
+    c.tls.insecure = o.insecure;
+    c.tls.ca_files = o.ca_files;
+    c.tls.ca_pem = o.ca_pem;
+    c.tls.use_system_store = o.use_system_store;
+    if (auto h = net::host_map::parse(o.resolve)) c.hosts = std::move(*h);
+    c.user_agent = "ttigctl-doctor";
+    return c;
+}
+
+tts::client_options doctor_client_options(const doctor_options& o, const std::string& base, std::chrono::milliseconds deadline,
+                                          const std::string& key) {
+    const auto n = doctor_net_config(o);
+    tts::client_options c;
+    c.base_url = base;
+    c.api_key = key;
+    c.deadline = deadline;
+    c.tls = n.tls;
+    c.hosts = n.hosts;
+    c.user_agent = n.user_agent;
+    c.clock = o.clock;
+    c.rate_limit.honour = false;  // never wait in doctor: a 429 is evidence
+    return c;
+}
 
 report run_doctor(const doctor_options& o) {
     static const proto::system_clock system_clock;

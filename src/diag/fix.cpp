@@ -13,19 +13,7 @@ namespace ttig::diag {
 namespace {
 
 tts::client_options client_options(const doctor_options& d) {
-    tts::client_options c;
-    c.base_url = d.tts_url;
-    c.api_key = d.api_key;
-    c.deadline = std::max(d.timeout, std::chrono::milliseconds(1000));
-    c.tls.insecure = d.insecure;
-    c.tls.ca_files = d.ca_files;
-    c.tls.ca_pem = d.ca_pem;
-    c.tls.use_system_store = d.use_system_store;
-    if (auto h = net::host_map::parse(d.resolve)) c.hosts = std::move(*h);
-    c.user_agent = "ttigctl-doctor";
-    c.clock = d.clock;
-    c.rate_limit.honour = false;
-    return c;
+    return doctor_client_options(d, d.tts_url, std::max(d.timeout, std::chrono::milliseconds(1000)), d.api_key);
 }
 
 std::string tts_host(const doctor_options& d) {

@@ -11,6 +11,8 @@
 #include <ttig/emu/tts_state.hpp>
 #include <ttig/net/http_client.hpp>
 
+#include "support/run_cli.hpp"
+
 #include <boost/asio/executor_work_guard.hpp>
 #include <nlohmann/json.hpp>
 
@@ -27,15 +29,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct temp_dir {
-    fs::path path = fs::temp_directory_path() / ("ttig-doctor-" + std::to_string(std::random_device{}()) + std::to_string(std::random_device{}()));
-    temp_dir() { fs::create_directories(path); }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
-
 // A valid-looking TTS token for scenario users (tts-api.md §2.1 shape; not a real key).
 std::string token(char fill) { return "NNSXS." + std::string(39, fill) + "." + std::string(52, fill); }
 
@@ -45,7 +38,7 @@ struct world_options {
 };
 
 struct world {
-    temp_dir dir;
+    test::temp_dir dir;
     boost::asio::io_context ioc;
     proto::manual_clock clock{proto::time_point{std::chrono::seconds{1767225600}}};  // 2026-01-01
     std::unique_ptr<emu::tts_emulator> tts;

@@ -13,7 +13,9 @@
 #pragma once
 
 #include <ttig/diag/verdict.hpp>
+#include <ttig/net/client_config.hpp>
 #include <ttig/proto/clock.hpp>
+#include <ttig/tts/client.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -93,6 +95,12 @@ struct report {
     std::chrono::milliseconds timeout{0};
     bool healthy() const { return !api_failure && v.cause == "healthy"; }
 };
+
+// The TLS, --resolve and user-agent settings every doctor connection uses (doctor and --fix).
+net::client_config doctor_net_config(const doctor_options& o);
+// A REST client's options for one call: base URL, key, deadline; 429s are evidence, never waited out.
+tts::client_options doctor_client_options(const doctor_options& o, const std::string& base, std::chrono::milliseconds deadline,
+                                          const std::string& key);
 
 // Runs the ladder. Never throws; network failures become evidence or api_failure.
 report run_doctor(const doctor_options& options);
