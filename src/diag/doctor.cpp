@@ -6,6 +6,7 @@
 #include <ttig/pki/x509.hpp>
 #include <ttig/proto/cups.hpp>
 #include <ttig/proto/eui.hpp>
+#include <ttig/proto/http.hpp>
 #include <ttig/proto/lns.hpp>
 #include <ttig/station/file_set.hpp>
 #include <ttig/tts/client.hpp>
@@ -295,7 +296,23 @@ void tls_probe(run_state& rs, const std::string& role, const std::string& host, 
     po.client = rs.net_config();
     po.client.tls.insecure = false;  // the chain is always checked here; nothing is sent
     po.deadline = rs.left(tls_limit);
+    if (role == "api") {  // P0 rides on it: the server's Date header against this host's clock
+        proto::http_request req;
+        req.method = "GET";
+        req.target = "/api/v3/auth_info";
+        po.request = std::move(req);
+        ++rs.api_calls;
+    }
     const auto r = net::probe(url, po);
+    if (r.response)
+        if (auto date = r.response->headers.get("Date"))
+            if (auto server = proto::parse_http_date(*date)) {
+                const auto local = std::chrono::time_point_cast<std::chrono::seconds>(rs.clock.now());
+                const auto skew = local > *server ? local - *server : *server - local;
+                if (skew > std::chrono::minutes(5))
+                    rs.add("clock.skew", "P0", fmt::format("this host's clock is {} s {} the server's (Date: {})", skew.count(),
+                                                           local > *server ? "ahead of" : "behind", *date));
+            }
     const std::string port_atom = role == "lns" ? "8887" : "443";
     tls_record t;
     t.role = role;

@@ -30,6 +30,13 @@ constexpr std::string_view factory_cups_host = "rjs.sm.tc";
 // A listen host as it appears in a URL (IPv6 in brackets).
 std::string url_host(const std::string& h) { return h.find(':') != std::string::npos ? "[" + h + "]" : h; }
 
+// Go's net/http puts a Date header on every answer; doctor's clock check (P0) reads it. From the
+// emulator's clock, so virtual time shows as such.
+void stamp_date(proto::http_response& res, const proto::clock& clock) {
+    if (!res.headers.contains("Date"))
+        res.headers.set("Date", proto::format_http_date(std::chrono::time_point_cast<std::chrono::seconds>(clock.now())));
+}
+
 bool is_loopback_name(std::string_view host) { return host == "localhost" || host == "127.0.0.1" || host == "::1" || host.starts_with("127."); }
 
 // A chain variant's size setting ("chain_length" / "chain_bytes"): absent = the default; otherwise
@@ -287,6 +294,7 @@ proto::result<std::unique_ptr<tts_emulator>> tts_emulator::start(boost::asio::io
             auto cr = weak.lock();
             if (!cr) return r.reset();
             auto res = cr->api->handle(req, cr->info.name);
+            stamp_date(res.response, cr->state->clock());
             switch (res.act) {
                 case api_result::action::respond:
                     if (res.delay.count() > 0)
@@ -347,7 +355,9 @@ proto::result<std::unique_ptr<tts_emulator>> tts_emulator::start(boost::asio::io
         c->server->handle("*", "/update-info", [weak](proto::http_request req, net::responder r) {
             auto cr = weak.lock();
             if (!cr) return r.reset();
-            r.send(cr->cups->handle(req));
+            auto res = cr->cups->handle(req);
+            stamp_date(res, cr->state->clock());
+            r.send(std::move(res));
         });
         c->server->handle_ws("/router-info", [weak](const proto::http_request& req, net::ws_connection conn) -> std::variant<proto::http_response, net::ws_handlers> {
             net::ws_handlers h;
@@ -418,6 +428,7 @@ proto::result<std::unique_ptr<tts_emulator>> tts_emulator::start(boost::asio::io
         p->factory_server = std::make_unique<net::server>(ioc, net::server_options{});
         p->factory_server->handle("*", "/update-info", [self](proto::http_request req, net::responder r) {
             auto res = self->factory->handle(req);
+            stamp_date(res, *self->clock);
             self->log(fmt::format("factory cups: {} for {}", res.status, req.body.substr(0, 40)));
             r.send(std::move(res));
         });

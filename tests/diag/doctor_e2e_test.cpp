@@ -378,6 +378,15 @@ std::vector<row> rows() {
                      o.answers.push_back({"user.device_off", "user", "unplugged a minute ago"});
                      return diag::run_doctor(o);
                  }});
+    r.push_back({"clock-skew", [](world& w) {
+                     w.register_claimed();
+                     // doctor's host runs 2 h fast: its TLS and time verdicts cannot be trusted.
+                     static proto::manual_clock fast{proto::time_point{}};
+                     fast.set(w.clock.now() + 2h);
+                     auto o = w.doctor();
+                     o.clock = &fast;
+                     return diag::run_doctor(o);
+                 }});
     r.push_back({"eui-claimed-elsewhere",
                  [](world& w) {
                      // bob's gateway; doctor runs with alice's key, who cannot see it.
@@ -397,7 +406,7 @@ std::vector<row> rows() {
 TEST_SUITE("diag.doctor") {
     TEST_CASE("every cause the emulators can produce is named first, end to end") {
         const auto all = rows();
-        CHECK(all.size() >= 21);  // 20 causes + healthy
+        CHECK(all.size() >= 21);  // at least 20 causes + healthy
         for (const auto& r : all) {
             SUBCASE(r.cause) {
                 world w(r.options);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -42,6 +43,11 @@ struct http_response {
     http_fields headers;
     std::string body;  // servers always send Content-Length: body.size()
 };
+
+// The HTTP Date header (RFC 9110 IMF-fixdate, what Go's net/http writes): "Sun, 06 Nov 1994 08:49:37 GMT".
+std::string format_http_date(std::chrono::sys_seconds t);
+// Reads an IMF-fixdate; nullopt for anything else (the obsolete RFC 850 and asctime forms too).
+std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view text);
 
 bool iequals(std::string_view a, std::string_view b) noexcept;
 std::string percent_decode(std::string_view s);
