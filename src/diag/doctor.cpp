@@ -627,6 +627,19 @@ report run_doctor(const doctor_options& o) {
             }
             p.finish(r ? fmt::format("200, {} key(s)", r->items.size()) : outcome_of(r), r.has_value());
         });
+        const bool plans_set = std::any_of(gw->frequency_plan_ids.begin(), gw->frequency_plan_ids.end(), [](const std::string& f) { return !f.empty(); });
+        if (plans_set)
+            spawn([&] {  // the plan IDs against the deployment's list (record.fp.unknown)
+                tts::client c(rs.client_options(o.tts_url, api_limit, o.api_key));
+                run_state::probe p(rs, "P2", "Frequency plans", fmt::format("GET {}/api/v3/configuration/frequency-plans", o.tts_url));
+                ++rs.api_calls;
+                auto r = c.list_frequency_plans();
+                if (r)
+                    for (const auto& id : gw->frequency_plan_ids)
+                        if (!id.empty() && std::none_of(r->begin(), r->end(), [&](const tts::frequency_plan& f) { return f.id == id; }))
+                            rs.add("record.fp.unknown", "P2", fmt::format("frequency plan '{}' is not one of the deployment's {} plans", id, r->size()));
+                p.finish(r ? fmt::format("200, {} plan(s)", r->size()) : outcome_of(r), r.has_value());
+            });
         spawn([&] {  // P6 on the gateway's cluster, then the others
             tts::client c(rs.client_options(gs_api, api_limit, o.api_key));
             {

@@ -237,6 +237,11 @@ std::vector<row> rows() {
                      w.put(R"({"frequency_plan_ids":[]})", R"(["frequency_plan_ids"])");
                      return diag::run_doctor(w.doctor());
                  }});
+    r.push_back({"frequency-plan-missing", [](world& w) {  // a plan ID the deployment does not know
+                     w.register_claimed();
+                     w.put(R"({"frequency_plan_ids":["EU_863_870_TYPO"]})", R"(["frequency_plan_ids"])");
+                     return diag::run_doctor(w.doctor());
+                 }});
     r.push_back({"gateway-deleted", [](world& w) {
                      w.register_claimed();
                      w.rest("DELETE", "/api/v3/gateways/" + w.gw);
@@ -407,8 +412,10 @@ TEST_SUITE("diag.doctor") {
     TEST_CASE("every cause the emulators can produce is named first, end to end") {
         const auto all = rows();
         CHECK(all.size() >= 21);  // at least 20 causes + healthy
-        for (const auto& r : all) {
-            SUBCASE(r.cause) {
+        for (std::size_t i = 0; i < all.size(); ++i) {
+            const auto& r = all[i];
+            const std::string name = std::to_string(i) + " " + r.cause;  // unique: a cause may have two set-ups
+            SUBCASE(name.c_str()) {
                 world w(r.options);
                 try {
                     const auto rep = r.run(w);
