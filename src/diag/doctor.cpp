@@ -670,9 +670,10 @@ report run_doctor(const doctor_options& o) {
             run_state::probe p(rs, "P7", "Event tail (24 h)", fmt::format("POST {}/api/v3/events", gs_api));
             ++rs.api_calls;
             // The tail replay arrives right after the stream opens; TTS sends no keep-alives, so the
-            // read ends at a window sized from P2's round trip (one fresh TLS request): 150 ms on
-            // loopback, longer over the Internet; --thorough waits 3 s for live events too.
-            const ms adaptive = std::clamp(ms(static_cast<std::int64_t>(2 * rs.p2_ms)) + ms(100), ms(150), ms(2000));
+            // read ends at a window sized from P2's round trip (one fresh TLS request, the same cost
+            // as opening the stream): 3 × P2, at least 100 ms, at most 2 s; --thorough waits 3 s for
+            // live events too.
+            const ms adaptive = std::clamp(ms(static_cast<std::int64_t>(3 * rs.p2_ms)), ms(100), ms(2000));
             const ms window = std::min(rs.left(api_limit), o.thorough ? ms(3000) : adaptive);
             auto r = c.read_events(er, window, 200);
             note_429(rs, r, "P7");
