@@ -41,6 +41,7 @@ struct doctor_cli_options {
     std::vector<std::string> ca;
     bool insecure = false;
     double timeout_s = 15;
+    double events_window_s = 0;
     bool json = false;
     std::string html;
     bool verbose = false;
@@ -178,6 +179,9 @@ int run(doctor_cli_options o) {
     d.insecure = o.insecure;
     d.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(o.timeout_s * 1000));
     d.thorough = o.thorough;
+    if (o.events_window_s < 0 || o.events_window_s > 60)
+        return report_error(sub, "cli.bad_option", "--events-window must be 0..60 seconds", exit_usage, o.json);
+    if (o.events_window_s > 0) d.events_window = std::chrono::milliseconds(static_cast<std::int64_t>(o.events_window_s * 1000));
     d.anonymous_cups_probe = o.anonymous_cups;
     d.verbose = o.verbose || !o.html.empty();
     if (!o.station_dir.empty()) {
@@ -310,6 +314,8 @@ void setup_doctor(CLI::App& app) {
     d->add_option("--ca", o->ca, "Extra trust anchor (PEM) for the TLS checks (repeatable)")->allow_extra_args(false);
     d->add_flag("--insecure", o->insecure, "Do not verify TLS certificates (loudly warned; TLS evidence becomes meaningless)");
     d->add_option("--timeout", o->timeout_s, "Seconds for the whole run; every probe stops by then")->capture_default_str();
+    d->add_option("--events-window", o->events_window_s,
+                  "Seconds to read the gateway's event tail (default: 3 x the record request's round trip, 0.1-2 s)");
     d->add_option("--html", o->html, "Also write a self-contained HTML report (attach it to a support ticket)");
     d->add_flag("--verbose", o->verbose, "Every probe with its raw exchange (secrets redacted) and every evidence atom");
     d->add_flag("--thorough", o->thorough,

@@ -674,7 +674,7 @@ report run_doctor(const doctor_options& o) {
             // as opening the stream): 3 × P2, at least 100 ms, at most 2 s; --thorough waits 3 s for
             // live events too.
             const ms adaptive = std::clamp(ms(static_cast<std::int64_t>(3 * rs.p2_ms)), ms(100), ms(2000));
-            const ms window = std::min(rs.left(api_limit), o.thorough ? ms(3000) : adaptive);
+            const ms window = std::min(rs.left(api_limit), o.events_window ? *o.events_window : o.thorough ? ms(3000) : adaptive);
             auto r = c.read_events(er, window, 200);
             note_429(rs, r, "P7");
             if (r) event_atoms(rs, *r);

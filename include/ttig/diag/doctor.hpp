@@ -44,6 +44,9 @@ struct doctor_options {
     std::optional<std::filesystem::path> station_dir;
     std::chrono::milliseconds timeout{15000};  // the whole run; each probe gets what is left, at most its own limit
     bool thorough = false;              // P12, the longer events window
+    // How long P7 reads the event tail (TTS sends no keep-alives, so the read ends by time).
+    // Unset: 3 × P2's duration, 100 ms to 2 s (3 s with thorough).
+    std::optional<std::chrono::milliseconds> events_window;
     bool anonymous_cups_probe = false;  // P11 on a deployment that is not TTN / TTS Cloud
     bool verbose = false;               // keep every raw exchange (redacted) in the report
     std::vector<atom> answers;          // user.* atoms from --led / --answer / the questionnaire
