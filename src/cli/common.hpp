@@ -24,6 +24,9 @@ enum exit_code : int {
     exit_protocol = 7,
     exit_local_io = 8,
     exit_partial = 9,
+    exit_api_unreachable = 12,  // the TTS API cannot be reached or refuses our credentials
+    exit_pending = 13,          // rotate/claim: waiting for the station (pending-check-in), resumable
+    exit_refused_cause = 14,    // claim/rotate refused by TTS for a named cause (id in the error line)
     exit_usage = 64,  // bad input named on the command line (a value CLI11 could not check)
 };
 
@@ -59,5 +62,8 @@ void setup_lab(CLI::App& app);
 void setup_doctor(CLI::App& app);
 void setup_emulate(CLI::App& app);
 void setup_emulate_station(CLI::App& emulate);  // called by setup_emulate
+void setup_claim(CLI::App& app);
+void setup_rotate(CLI::App& app);
+void setup_serve(CLI::App& app);
 
 }  // namespace ttig::cli

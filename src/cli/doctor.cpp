@@ -26,7 +26,6 @@ namespace {
 constexpr int exit_healthy = 0;
 constexpr int exit_disconnected_known = 10;
 constexpr int exit_disconnected_unknown = 11;
-constexpr int exit_api_unreachable = 12;
 
 struct doctor_cli_options {
     std::string gateway;
@@ -227,7 +226,7 @@ int run(doctor_cli_options o) {
         if (!qs.empty()) fmt::print("\n");
         rep.v = diag::decide(rep.atoms);
     }
-    auto code_of = [](const diag::report& r) {
+    auto code_of = [](const diag::report& r) -> int {
         if (r.api_failure) return exit_api_unreachable;
         if (r.v.cause == "healthy") return exit_healthy;
         if (r.v.cause == "unknown") return exit_disconnected_unknown;

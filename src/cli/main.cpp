@@ -18,6 +18,9 @@ int main(int argc, char** argv) {
     ttig::cli::setup_eui(app);
     ttig::cli::setup_creds(app);
     ttig::cli::setup_doctor(app);
+    ttig::cli::setup_claim(app);
+    ttig::cli::setup_rotate(app);
+    ttig::cli::setup_serve(app);
     ttig::cli::setup_emulate(app);
     ttig::cli::setup_lab(app);
     try {
