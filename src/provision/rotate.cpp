@@ -106,6 +106,7 @@ private:
             journal_error_ = r.err().what();
             return false;
         }
+        ++writes_;
         emit(step, status, s.detail.value("text", std::string()));
         if (env_.after_journal) env_.after_journal(step + ":" + status);
         return true;
@@ -160,6 +161,9 @@ private:
     std::chrono::nanoseconds waited_{0};
     bool resumed_ = false;
     proto::system_clock system_clock_;
+    std::size_t writes_ = 0;       // journal writes by this run
+    std::size_t poll_calls_ = 0;   // calls of looks that found the station still to come
+    std::chrono::steady_clock::duration poll_time_{0};
 };
 
 std::optional<tts::gateway> rotation::read_gateway(std::string& error, const std::vector<std::string>& mask) {
@@ -532,8 +536,9 @@ rotate_result rotation::result_of(const stop& s) {
     r.journal_doc = nlohmann::ordered_json::parse(doc_.dump());
     if (op_.id != 0)
         if (auto st = env_.journal->steps(op_.id)) r.steps = std::move(*st);
-    r.api_calls = calls_;
-    r.tool_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_ - waited_).count();
+    r.api_calls = calls_ - poll_calls_;
+    r.poll_calls = poll_calls_;
+    r.tool_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_ - waited_ - poll_time_).count();
     return r;
 }
 
@@ -566,6 +571,9 @@ rotate_result rotation::run(std::chrono::nanoseconds wait) {
 
     const auto deadline = clock().now() + wait;
     for (;;) {
+        const auto iteration_start = std::chrono::steady_clock::now();
+        const auto calls_before = calls_;
+        const auto writes_before = writes_;
         step_result s;
         auto step = [&](auto fn) {
             if (!s) s = fn();
@@ -605,6 +613,10 @@ rotate_result rotation::run(std::chrono::nanoseconds wait) {
             return result_of({rotate_status::done, {}, {}, {}});
         }
         if (s->status != rotate_status::pending) return result_of(*s);
+        if (writes_ == writes_before) {  // a look that found nothing new: waiting, not tool time
+            poll_calls_ += calls_ - calls_before;
+            poll_time_ += std::chrono::steady_clock::now() - iteration_start;
+        }
         if (op_.state != "pending-check-in") {
             store::journal_step w;
             w.name = "wait";
@@ -753,6 +765,7 @@ nlohmann::ordered_json to_json(const rotate_result& r) {
         steps.push_back({{"seq", s.seq}, {"step", s.name}, {"status", s.status}, {"at", s.at}, {"detail", nlohmann::ordered_json::parse(s.detail.dump())}});
     j["steps"] = std::move(steps);
     j["api_calls"] = r.api_calls;
+    j["poll_calls"] = r.poll_calls;
     j["tool_ms"] = r.tool_ms;
     return j;
 }

@@ -100,8 +100,9 @@ struct rotate_result {
     std::vector<std::string> warnings;
     nlohmann::ordered_json journal_doc;  // the operation's document (key IDs, names, times)
     std::vector<store::journal_step> steps;
-    std::size_t api_calls = 0;
-    double tool_ms = 0;  // time spent in calls (waits for the station excluded)
+    std::size_t api_calls = 0;   // calls that did or proved something
+    std::size_t poll_calls = 0;  // calls of looks that found the station still to come (waiting)
+    double tool_ms = 0;          // wall time of this run, waits for the station (sleeps and such looks) excluded
 };
 
 // Starts a rotation of the gateway, or resumes its unfinished one, and runs until done, failed, or
