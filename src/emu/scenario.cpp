@@ -232,7 +232,7 @@ proto::result<fault_rule> parse_fault_rule(const json& j, const std::string& pat
         f.delay = std::chrono::milliseconds(static_cast<std::int64_t>(it->get<double>()));
     }
     for (auto [key, field] : {std::pair{"error_ratio", &f.error_ratio}, std::pair{"reset_ratio", &f.reset_ratio},
-                              std::pair{"blackhole_ratio", &f.blackhole_ratio}}) {
+                              std::pair{"blackhole_ratio", &f.blackhole_ratio}, std::pair{"lost_answer_ratio", &f.lost_answer_ratio}}) {
         auto r = ratio(j, key, path);
         if (!r) return r.err();
         *field = *r;

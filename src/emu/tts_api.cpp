@@ -1481,6 +1481,7 @@ api_result tts_api::handle(const proto::http_request& request, std::string_view 
 
     // ---- faults ----
     std::uniform_real_distribution<double> unit(0.0, 1.0);
+    bool lose_answer = false;
     for (const auto& f : faults_) {
         if (!f.rpc.empty() && f.rpc != "*" && f.rpc != found->rpc && f.rpc != full_method(found->rpc)) continue;
         if (!f.method.empty() && f.method != request.method) continue;
@@ -1498,6 +1499,7 @@ api_result tts_api::handle(const proto::http_request& request, std::string_view 
             send_error(f.error, nullptr);
             return result;
         }
+        if (f.lost_answer_ratio > 0 && unit(rng_) < f.lost_answer_ratio) lose_answer = true;
     }
 
     // ---- cluster ----
@@ -1589,6 +1591,7 @@ api_result tts_api::handle(const proto::http_request& request, std::string_view 
         return plain(grpc_code::unimplemented, "Not Implemented");
     }();
 
+    if (lose_answer) result.act = api_result::action::reset;  // done, but the answer is lost
     if (!out) {
         send_error(out.err(), &c.headers);
         return result;

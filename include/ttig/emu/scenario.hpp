@@ -53,6 +53,7 @@
 //   "faults": [{
 //     "rpc": "Gs.GetGatewayConnectionStats", "method": "GET", "path_prefix": "/api/v3/gs/",
 //     "delay_ms": 250, "error_ratio": 0.5, "reset_ratio": 0, "blackhole_ratio": 0,
+//     "lost_answer_ratio": 0,                                // carried out, then the connection is reset
 //     "error": "pkg/util/store:database_unavailable"          // a known TTS error, or
 //        | {"namespace": "...", "name": "...", "code": 14, "message_format": "...", "attributes": {}}
 //   }]

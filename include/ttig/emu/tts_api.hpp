@@ -76,6 +76,8 @@ struct fault_rule {
     double blackhole_ratio = 0;          // probability of never answering
     double reset_ratio = 0;              // probability of a connection reset
     double error_ratio = 0;              // probability of answering `error` instead
+    double lost_answer_ratio = 0;        // probability of carrying the request out, then resetting the
+                                         // connection instead of answering (the client cannot know it happened)
     tts_error error = tts_error::make("pkg/util/store:database_unavailable");
 };
 
