@@ -175,8 +175,11 @@ result<proto::http_response> client::exec(const request_head& h) {
         if (p.opts.sleep) p.opts.sleep(wait);
         else std::this_thread::sleep_for(wait);
     }
+    if (p.opts.before_request) p.opts.before_request();
     const auto started = std::chrono::steady_clock::now();
     auto r = p.http->request(p.prepare(h), p.request_opts(h));
+    if (p.opts.after_response)
+        p.opts.after_response(r ? r->status : 0, r ? parse_rate_limit(r->headers, p.clock->now()) : std::nullopt);
     return p.finish(h, std::move(r), started);
 }
 

@@ -74,6 +74,11 @@ struct client_options {
     sleeper sleep;                        // nullptr: std::this_thread::sleep_for
     async_sleeper async_sleep;            // nullptr: async calls that would wait fail (tts.rate_limit_wait)
     net::log_sink log;                    // optional; never receives secrets
+    // Optional gate shared by many clients (fleet's adaptive limiter): `before` runs before every
+    // request is sent (it may block), `after` with the answer's status (0: transport failure) and
+    // rate-limit headers. Blocking calls only.
+    std::function<void()> before_request;
+    std::function<void(int status, const std::optional<rate_limit_info>& info)> after_response;
 };
 
 // The outcome of batch_connection_stats over any number of IDs.
