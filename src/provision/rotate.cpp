@@ -85,6 +85,7 @@ private:
     struct stop {
         rotate_status status;
         std::string id, message, waiting;
+        bool transient = false;
     };
     using step_result = std::optional<stop>;  // nullopt: go on
 
@@ -118,7 +119,8 @@ private:
         std::string id = r.err().id();
         std::string msg = fmt::format("{}: {}", what, tts::redact_secrets(r.err().what()));
         if (const auto* e = r.api(); e && e->named()) id = "tts." + e->full_name();
-        return {rotate_status::failed, id, msg, {}};
+        const auto* e = r.api();
+        return {rotate_status::failed, id, msg, {}, !e || e->http_status == 429 || e->http_status >= 500};
     }
 
     tts::client& api() { return api_; }
@@ -283,7 +285,7 @@ rotation::step_result rotation::ensure_new_key(const char* kind) {
         const std::string id = k["id"].get<std::string>();
         std::string err;
         auto gw = read_gateway(err, {"target_cups_key", "lbs_lns_secret", "updated_at"});
-        if (!gw) return stop{rotate_status::failed, "rotate.gateway", "GET gateway: " + err, {}};
+        if (!gw) return stop{rotate_status::failed, "rotate.gateway", "GET gateway: " + err, {}, true};
         const auto& secret = step == "cups" ? gw->target_cups_key : gw->lbs_lns_secret;
         if (secret && key_id_of(secret->value) == id) {
             k["installed"] = true;
@@ -320,7 +322,8 @@ rotation::step_result rotation::ensure_new_key(const char* kind) {
     const auto rights = step == "cups" ? tts::rights::cups_key() : tts::rights::lns_key();
     auto created = call(api().create_api_key(o_.gateway_id, name, rights));
     if (!created) {
-        k = json::object();
+        // The name stays journaled as the intent: the call may have created the key before the
+        // answer was lost, and the next run deletes whatever carries this name.
         (void)journal(step + ".create_failed", step + ".create", "failed", {{"name", name}});
         return api_failed("POST api-keys (" + name + ")", created);
     }
@@ -338,6 +341,9 @@ rotation::step_result rotation::verify_cups_key() {
     tts::client c(options_with({}, tokens_.at("new_cups")));
     auto info = call(c.get_auth_info());
     std::string why;
+    // A passing failure says nothing about the key: stop and let a later run (which deletes this
+    // uninstalled key and makes another) try again.
+    if (!info && (!info.api() || info.api()->http_status == 429 || info.api()->http_status >= 500)) return api_failed("GET auth_info with the new CUPS key", info);
     if (!info) why = tts::redact_secrets(info.err().what(), tokens_.at("new_cups"));
     else if (!info->key) why = "auth_info names no API key";
     else {
@@ -361,6 +367,7 @@ rotation::step_result rotation::verify_lns_key() {
     if (doc_["new_lns"].value("installed", false)) return std::nullopt;
     auto addr = proto::tts_parse_address("wss", target_address());
     std::string why;
+    bool passing = false;  // a transport failure or 5xx/429 at the upgrade: says nothing about the key
     if (!addr) why = "no Gateway Server address to check the key at";
     else {
         const std::string url = addr->uri() + "/router-info";
@@ -377,17 +384,20 @@ rotation::step_result rotation::verify_lns_key() {
             if (!up) {
                 const auto& refused = ws.handshake_response();
                 why = refused ? fmt::format("{}: upgrade refused with HTTP {}", url, refused->status) : tts::redact_secrets(up.err().what(), token);
+                passing = !refused || refused->status == 429 || refused->status >= 500;
                 return;
             }
             const std::string msg = proto::encode_router_info_request({eui ? eui->eui : proto::eui64{}, {}});
             ws.async_send_text(msg, [&](proto::result<void> sent) {
                 if (!sent) {
                     why = sent.err().what();
+                    passing = true;
                     return;
                 }
                 ws.async_read(wo.deadline, [&](proto::result<net::ws_message> m) {
                     if (!m) {
                         why = m.err().what();
+                        passing = true;
                         return;
                     }
                     auto j = json::parse(m->data, nullptr, false);
@@ -398,8 +408,10 @@ rotation::step_result rotation::verify_lns_key() {
             });
         });
         ioc.run_for(wo.deadline + 200ms);
+        if (why.starts_with("no answer from ")) passing = true;
     }
     if (why.empty()) return std::nullopt;
+    if (passing) return stop{rotate_status::failed, "rotate.lns_check_failed", fmt::format("could not check the new LNS key: {}", why), {}, true};
     const std::string id = doc_["new_lns"].value("id", std::string());
     (void)call(api().delete_api_key(o_.gateway_id, id, tts::api_key_delete::delete_route));
     doc_["new_lns"] = json::object();
@@ -416,7 +428,7 @@ rotation::step_result rotation::install_cups() {
     if (!u) return api_failed("PUT target_cups_key", u);
     std::string err;
     auto gw = read_gateway(err, {"updated_at"});
-    if (!gw || !gw->updated_at) return stop{rotate_status::failed, "rotate.gateway", "GET gateway after the install: " + err, {}};
+    if (!gw || !gw->updated_at) return stop{rotate_status::failed, "rotate.gateway", "GET gateway after the install: " + err, {}, true};
     k["installed"] = true;
     doc_["t_install"] = tts::format_time(*gw->updated_at);
     if (!journal("cups.installed", "cups.install", "done",
@@ -432,7 +444,7 @@ rotation::step_result rotation::wait_check_in(const char* field_after, const cha
     if (!after) return stop{rotate_status::failed, "rotate.journal", fmt::format("journal lacks {}", field_after), {}};
     std::string err;
     auto gw = read_gateway(err, {"attributes"});
-    if (!gw) return stop{rotate_status::failed, "rotate.gateway", "GET gateway: " + err, {}};
+    if (!gw) return stop{rotate_status::failed, "rotate.gateway", "GET gateway: " + err, {}, true};
     auto it = gw->attributes.find("cups-last-seen");
     const auto seen = it == gw->attributes.end() ? std::nullopt : tts::parse_time(it->second);
     if (seen && later_second(*seen, *after)) {
@@ -478,7 +490,7 @@ rotation::step_result rotation::cutover() {
     }
     std::string err;
     auto gw = read_gateway(err, {"updated_at"});
-    if (!gw || !gw->updated_at) return stop{rotate_status::failed, "rotate.gateway", "GET gateway after the cutover: " + err, {}};
+    if (!gw || !gw->updated_at) return stop{rotate_status::failed, "rotate.gateway", "GET gateway after the cutover: " + err, {}, true};
     if (o_.lns) doc_["new_lns"]["installed"] = true;
     doc_["t_cutover"] = tts::format_time(*gw->updated_at);
     if (!journal("cutover", "cutover", "done",
@@ -532,6 +544,7 @@ rotate_result rotation::result_of(const stop& s) {
     r.waiting_for = s.waiting;
     r.error_id = s.id;
     r.message = s.message;
+    r.transient = s.transient;
     r.warnings = warnings_;
     r.journal_doc = nlohmann::ordered_json::parse(doc_.dump());
     if (op_.id != 0)

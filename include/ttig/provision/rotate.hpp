@@ -96,6 +96,7 @@ struct rotate_result {
     std::string waiting_for;  // pending: what the station has to do, in words
     std::string error_id;     // failed: rotate.* or tts.<ns>:<name>
     std::string message;      // failed: one line
+    bool transient = false;   // failed for a passing reason (HTTP 5xx or 429, a transport error): run again
     std::vector<std::string> plan;  // planned: one line per call, no secrets
     std::vector<std::string> warnings;
     nlohmann::ordered_json journal_doc;  // the operation's document (key IDs, names, times)
