@@ -7,6 +7,7 @@
 // station would, then discovery and router_config), then against `emulate tts` on loopback over TLS
 // and WebSockets. Every later feature adds its steps.
 #include "cli/common.hpp"
+#include "cli/lab_provision.hpp"
 
 #include <ttig/diag/doctor.hpp>
 #include <ttig/emu/station_fleet.hpp>
@@ -590,6 +591,10 @@ int run_lab(const lab_options& o) {
 
     if (!o.json) fmt::print("\nthe same TTIG against the emulated The Things Stack on loopback (TLS, WebSockets):\n");
     emulator_tour(t, home_dir, *eui);
+
+    if (!o.json) fmt::print("\nprovisioning on a virtual clock (claim, rotate, serve):\n");
+    provisioning_tour([&t](std::string name, bool ok, std::string what, std::string why) { return t.step(std::move(name), ok, std::move(what), std::move(why)); },
+                      home_dir / "provisioning");
 
     if (!o.json && !o.keep.empty()) fmt::print("\nthe station home is kept in {} — try: ttigctl creds inspect {}\n", o.keep, o.keep);
     return t.finish();
