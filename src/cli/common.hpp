@@ -65,5 +65,6 @@ void setup_emulate_station(CLI::App& emulate);  // called by setup_emulate
 void setup_claim(CLI::App& app);
 void setup_rotate(CLI::App& app);
 void setup_serve(CLI::App& app);
+void setup_fleet(CLI::App& app);  // fleet.cpp; its subcommands in fleet_*.cpp
 
 }  // namespace ttig::cli

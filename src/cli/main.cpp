@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
     ttig::cli::setup_claim(app);
     ttig::cli::setup_rotate(app);
     ttig::cli::setup_serve(app);
+    ttig::cli::setup_fleet(app);
     ttig::cli::setup_emulate(app);
     ttig::cli::setup_lab(app);
     try {
