@@ -21,7 +21,7 @@ BUILD=${BUILD:-$SRC/build/bench}
 JOBS=${JOBS:-2}
 OUT=${OUT:-$BUILD/results}
 which=("$@")
-[ ${#which[@]} -eq 0 ] && which=(rest cups lns station doctor)
+[ ${#which[@]} -eq 0 ] && which=(rest cups lns station doctor rotate)
 
 if ! grep -q 'add_subdirectory(bench)' "$SRC/CMakeLists.txt"; then
     echo "bench/run.sh: $SRC/CMakeLists.txt does not include bench/; add:" >&2
@@ -32,7 +32,7 @@ fi
 gen=()
 command -v ninja >/dev/null && gen=(-G Ninja)
 cmake -S "$SRC" -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DTTIG_BENCH=ON -DTTIG_TESTS=OFF -DTTIG_SANITIZE=OFF >/dev/null
-cmake --build "$BUILD" -j "$JOBS" --target ttigctl rest_bench cups_bench lns_bench station_bench doctor_bench
+cmake --build "$BUILD" -j "$JOBS" --target ttigctl rest_bench cups_bench lns_bench station_bench doctor_bench rotate_bench
 
 mkdir -p "$OUT"
 echo "== machine: nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
@@ -62,7 +62,9 @@ for b in "${which[@]}"; do
               "$BUILD/bench/station_bench" "${station_args[@]}" --json "$OUT/station.json" ;;
         doctor) echo; echo "== $BUILD/bench/doctor_bench"
               "$BUILD/bench/doctor_bench" ;;
-        *) echo "bench/run.sh: unknown bench '$b' (rest, cups, lns, station, doctor)" >&2; exit 2 ;;
+        rotate) echo; echo "== $BUILD/bench/rotate_bench"
+              "$BUILD/bench/rotate_bench" ;;
+        *) echo "bench/run.sh: unknown bench '$b' (rest, cups, lns, station, doctor, rotate)" >&2; exit 2 ;;
     esac
 done
 
