@@ -8,6 +8,9 @@
 #include <ttig/emu/tts_emulator.hpp>
 #include <ttig/emu/tts_state.hpp>
 #include <ttig/net/host_map.hpp>
+#include <ttig/fleet/apply.hpp>
+#include <ttig/fleet/report.hpp>
+#include <ttig/fleet/status.hpp>
 #include <ttig/provision/claim.hpp>
 #include <ttig/provision/rotate.hpp>
 #include <ttig/provision/serve.hpp>
@@ -24,6 +27,7 @@
 #include <fstream>
 #include <mutex>
 #include <set>
+#include <unistd.h>
 #include <thread>
 
 namespace ttig::cli {
@@ -182,6 +186,79 @@ void serve_handover(const lab_step& step, virtual_world& w, const fs::path& dir)
          why.empty() ? fmt::format("events: {}; connected at TTS: {}", fmt::join(seen, ", "), up) : why);
 }
 
+// fleet: a small migration from a manifest under injected faults (5xx, lost answers), then its
+// status and a report whose path is printed (kept after the lab ends).
+void fleet_migration(const lab_step& step, virtual_world& w, const fs::path& dir) {
+    const auto cfg = w.tts->config_json();
+    const std::string lns = cfg["lns_url"].get<std::string>().substr(6);
+    tts::client api(w.client());
+    fleet::manifest m;
+    for (int i = 0; i < 8; ++i) {
+        const auto eui = proto::parse_eui(fmt::format("58A0CBFFFE95{:04X}", i))->eui;
+        (void)w.tts->state().put_claimable({eui, fmt::format("wifi-{}", i), false, emu::claimable_gateway::upstream_state::unclaimed, {}});
+        fleet::manifest_row r;
+        r.file = "lab-fleet.csv";
+        r.line = m.rows.size() + 2;
+        r.eui = eui;
+        r.gateway_id = fmt::format("lab-fleet-{}", i);
+        r.frequency_plan_ids = {"EU_863_870_TTN"};
+        r.cluster = lns;
+        r.actions = {fleet::action::claim};
+        r.owner_token = fmt::format("wifi-{}", i);
+        m.rows.push_back(r);
+    }
+    for (int i = 0; i < 4; ++i) {
+        tts::gateway g;
+        g.ids.gateway_id = fmt::format("lab-v2-{}", i);
+        g.gateway_server_address = "router.eu.thethings.network";  // a V2-era address
+        (void)api.create_gateway(tts::account_ids::user(cfg["admin_user_id"].get<std::string>()), g);
+        fleet::manifest_row r;
+        r.file = "lab-fleet.csv";
+        r.line = m.rows.size() + 2;
+        r.gateway_id = g.ids.gateway_id;
+        r.cluster = lns;
+        r.actions = {fleet::action::set_gs};
+        m.rows.push_back(r);
+    }
+    emu::fault_rule faults;
+    faults.rpc = "*";
+    faults.path_prefix = "/api/v3/";
+    faults.error_ratio = 0.05;
+    faults.lost_answer_ratio = 0.05;
+    w.tts->api().set_faults({faults});
+    fleet::apply_options ao;
+    ao.journal_path = (dir / "fleet.db").string();
+    ao.concurrency = 4;
+    ao.backoff_base = std::chrono::milliseconds(20);
+    ao.seed = 11;
+    fleet::apply_env env;
+    env.api = w.client();
+    env.net.tls = env.api.tls;
+    env.clock = &w.clock;
+    env.sleep = [&w](std::chrono::nanoseconds d) { w.clock.advance(d); };
+    const auto applied = fleet::apply(m, ao, env);
+    w.tts->api().set_faults({});
+    fleet::status_options so;
+    so.api = w.client();
+    for (const auto& r : m.rows) so.gateway_ids.push_back(r.gateway_id);
+    so.journal_path = ao.journal_path;
+    const auto st = fleet::fleet_status(so);
+    const fs::path report_dir = fs::temp_directory_path() / fmt::format("ttigctl-lab-fleet-report-{}", ::getpid());
+    std::string why;
+    {
+        std::ofstream(dir / "status.json") << fleet::to_json(st).dump();
+        auto rep = fleet::build_report(fleet::report_input{ao.journal_path, (dir / "status.json").string()});
+        if (!rep) why = rep.err().message;
+        else if (auto wr = fleet::write_report(*rep, report_dir); !wr) why = wr.err().message;
+    }
+    const bool ok = applied.done == m.rows.size() && applied.failed == 0 && !st.failure && why.empty() && fs::exists(report_dir / "report.html");
+    step("fleet", ok,
+         fmt::format("ttigctl fleet apply: {} gateways (8 claims, 4 moved off a V2 address) under 5 % 5xx and 5 % lost answers: {} done, {} "
+                     "retries, {} requests; fleet status read them in {} call(s); report: {}",
+                     m.rows.size(), applied.done, applied.retries, applied.requests, st.calls.total(), (report_dir / "report.html").string()),
+         why.empty() ? fmt::format("{}", fleet::to_json(applied).dump()) : why);
+}
+
 }  // namespace
 
 void provisioning_tour(const lab_step& step, const fs::path& dir) {
@@ -233,6 +310,7 @@ void provisioning_tour(const lab_step& step, const fs::path& dir) {
                      up, to_string(again.kind), refused.cause));
 
     serve_handover(step, w, dir);
+    fleet_migration(step, w, dir);
 
     // rotate, as `ttigctl rotate lab-claimed --wait 3d`: each poll lets ten minutes of the station's life pass.
     auto journal = store::journal::open((dir / "journal.db").string());
