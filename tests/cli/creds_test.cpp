@@ -2,6 +2,8 @@
 #include "support/run_cli.hpp"
 
 #include <doctest/doctest.h>
+
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -184,16 +186,19 @@ TEST_SUITE("cli.lab") {
         std::size_t steps = 0;
         std::size_t start = 0;
         nlohmann::json last;
+        std::set<std::string> names;
         while (start < r.out.size()) {
             auto end = r.out.find('\n', start);
             last = nlohmann::json::parse(r.out.substr(start, end - start));
             if (last.contains("step")) {
                 ++steps;
+                names.insert(last["name"].get<std::string>());
                 CHECK_MESSAGE(last["ok"] == true, last.dump());
             }
             start = end + 1;
         }
-        CHECK(steps >= 16);
+        CHECK(steps >= 22);
+        for (const char* n : {"doctor", "claim", "serve hand-over", "rotate", "fleet"}) CHECK_MESSAGE(names.count(n) == 1, n);
         CHECK(last["summary"]["failed"] == 0);
     }
 }
