@@ -70,25 +70,7 @@ struct fleet_cli_world : test::tts_world {
         return out;
     }
 
-    int run_to_done(const std::string& first_env, std::string& log) {
-        std::string env = first_env;
-        bool resume = false;
-        for (int runs = 1; runs <= 12; ++runs) {
-            auto r = test::run_cli(base + (resume ? " --resume" : "") + " --json", env);
-            log += fmt::format("run {} rc {}\n{}\n", runs, r.rc, r.err.substr(0, 2000));
-            env.clear();
-            resume = true;
-            if (r.rc == 0) return runs;
-            if (r.rc == 13) {
-                advance(25h, 10min);
-                continue;
-            }
-            if (r.rc == 137 || r.rc == -1) continue;
-            FAIL_CHECK("unexpected exit " << r.rc << ": " << r.out);
-            return -1;
-        }
-        return -1;
-    }
+    int run_to_done(const std::string& first_env, std::string& log) { return resume_until_done(base, first_env, log); }
 };
 
 }  // namespace

@@ -54,25 +54,7 @@ struct rotate_world : test::tts_world {
 
     // Runs rotate until it is done: --resume after a kill or a pending exit, a day of virtual time
     // after each pending exit. Returns the number of runs.
-    int run_to_done(const std::string& first_env, std::string& log) {
-        std::string env = first_env;
-        bool resume = false;
-        for (int runs = 1; runs <= 10; ++runs) {
-            auto r = test::run_cli(base + (resume ? " --resume" : "") + " --json", env);
-            log += fmt::format("run {} rc {}: {}\n{}\n", runs, r.rc, r.out, r.err);
-            env.clear();
-            resume = true;
-            if (r.rc == 0) return runs;
-            if (r.rc == 13) {
-                advance(25h, 10min);
-                continue;
-            }
-            if (r.rc == 137 || r.rc == -1) continue;  // killed: resume at once
-            FAIL_CHECK("unexpected exit " << r.rc);
-            return -1;
-        }
-        return -1;
-    }
+    int run_to_done(const std::string& first_env, std::string& log) { return resume_until_done(base, first_env, log); }
 };
 
 }  // namespace

@@ -4,6 +4,8 @@
 #include <ttig/diag/html.hpp>
 
 #include <doctest/doctest.h>
+
+#include "support/chromium.hpp"
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -108,39 +110,9 @@ struct temp_dir {
     }
 };
 
-std::optional<std::string> find_chromium() {
-    auto executable = [](const fs::path& p) {
-        std::error_code ec;
-        auto st = fs::status(p, ec);
-        return !ec && fs::is_regular_file(st) && (st.permissions() & fs::perms::others_exec) != fs::perms::none;
-    };
-    if (const char* path = std::getenv("PATH")) {
-        std::string_view rest(path);
-        while (!rest.empty()) {
-            auto colon = rest.find(':');
-            auto dir = rest.substr(0, colon);
-            if (!dir.empty() && executable(fs::path(dir) / "chromium")) return (fs::path(dir) / "chromium").string();
-            rest = colon == std::string_view::npos ? std::string_view{} : rest.substr(colon + 1);
-        }
-    }
-    if (executable("/usr/bin/chromium")) return "/usr/bin/chromium";
-    return std::nullopt;
-}
-
-std::string shell_quote(const fs::path& p) { return "'" + p.string() + "'"; }  // temp paths hold no quote
-
-// Runs headless Chromium on `page` with `mode` (--dump-dom, --screenshot=…); stdout and stderr to
-// files in `dir`. Fresh profile each run: nothing from a developer's browser leaks in.
-int run_chromium(const std::string& binary, const fs::path& dir, const fs::path& page, const std::string& mode, std::string_view tag) {
-    fs::path profile = dir / fmt::format("profile-{}", tag);
-    fs::create_directories(profile);
-    std::string cmd = fmt::format(
-        "timeout 120 {} --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking "
-        "--disable-component-update --disable-sync --user-data-dir={} {} {} >{} 2>{}",
-        shell_quote(binary), shell_quote(profile), mode, shell_quote("file://" + page.string()),
-        shell_quote(dir / fmt::format("{}.out", tag)), shell_quote(dir / fmt::format("{}.err", tag)));
-    return std::system(cmd.c_str());
-}
+using test::find_chromium;
+using test::run_chromium;
+using test::shell_quote;
 
 std::string tail(const std::string& s, std::size_t n = 2000) { return s.size() > n ? s.substr(s.size() - n) : s; }
 

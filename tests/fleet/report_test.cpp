@@ -7,6 +7,8 @@
 #include "support/run_cli.hpp"
 
 #include <doctest/doctest.h>
+
+#include "support/chromium.hpp"
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -84,36 +86,9 @@ std::size_t count(const std::string& hay, const std::string& needle) {
     return n;
 }
 
-std::optional<std::string> find_chromium() {
-    auto executable = [](const fs::path& p) {
-        std::error_code ec;
-        auto st = fs::status(p, ec);
-        return !ec && fs::is_regular_file(st) && (st.permissions() & fs::perms::others_exec) != fs::perms::none;
-    };
-    if (const char* path = std::getenv("PATH")) {
-        std::string_view rest(path);
-        while (!rest.empty()) {
-            auto colon = rest.find(':');
-            auto dir = rest.substr(0, colon);
-            if (!dir.empty() && executable(fs::path(dir) / "chromium")) return (fs::path(dir) / "chromium").string();
-            rest = colon == std::string_view::npos ? std::string_view{} : rest.substr(colon + 1);
-        }
-    }
-    if (executable("/usr/bin/chromium")) return "/usr/bin/chromium";
-    return std::nullopt;
-}
-
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }  // temp paths hold no quote
-
-int run_chromium(const std::string& binary, const fs::path& dir, const fs::path& page, const std::string& mode, std::string_view tag) {
-    fs::path profile = dir / fmt::format("profile-{}", tag);
-    fs::create_directories(profile);
-    std::string cmd = fmt::format(
-        "timeout 120 {} --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking "
-        "--disable-component-update --disable-sync --user-data-dir={} {} {} >{} 2>{}",
-        q(binary), q(profile), mode, q("file://" + page.string()), q(dir / fmt::format("{}.out", tag)), q(dir / fmt::format("{}.err", tag)));
-    return std::system(cmd.c_str());
-}
+using test::find_chromium;
+using test::run_chromium;
+using test::shell_quote;
 
 std::string tail(const std::string& s, std::size_t n = 2000) { return s.size() > n ? s.substr(s.size() - n) : s; }
 
@@ -235,7 +210,7 @@ TEST_SUITE("fleet report") {
             CHECK(dom.find("<b>4</b>gateways") != std::string::npos);
 
             const fs::path png = dir.path / "shot.png";
-            const int rc2 = run_chromium(*chromium, dir.path, page, fmt::format("--screenshot={} --window-size=1200,1600", q(png)), "shot");
+            const int rc2 = run_chromium(*chromium, dir.path, page, fmt::format("--screenshot={} --window-size=1200,1600", shell_quote(png)), "shot");
             REQUIRE_MESSAGE(rc2 == 0, "chromium --screenshot failed: ", tail(test::slurp(dir.path / "shot.err")));
             REQUIRE(fs::exists(png));
             CHECK(fs::file_size(png) > 10 * 1024);

@@ -13,6 +13,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -149,6 +150,30 @@ struct tts_world {
         }
         if (fleet) REQUIRE(wait_for([](const emu::fleet_summary& s) { return s.in_flight == 0; }, 30s));
     }
+    // Runs a journaled ttigctl command (`args`, e.g. "rotate gw … --journal F") until it exits 0:
+    // with --resume after a kill (exit 137) or a pending exit (13), a day of virtual time after each
+    // pending exit. `first_env` goes to the first run only (a kill hook). Returns the number of
+    // runs, or -1. Every run's exit code and output are appended to `log`.
+    int resume_until_done(const std::string& args, const std::string& first_env, std::string& log, int max_runs = 12) {
+        std::string env = first_env;
+        bool resume = false;
+        for (int runs = 1; runs <= max_runs; ++runs) {
+            auto r = run_cli(args + (resume ? " --resume" : "") + " --json", env);
+            log += fmt::format("run {} rc {}: {}\n{}\n", runs, r.rc, r.out.substr(0, 4000), r.err.substr(0, 2000));
+            env.clear();
+            resume = true;
+            if (r.rc == 0) return runs;
+            if (r.rc == 13) {
+                advance(25h, 10min);
+                continue;
+            }
+            if (r.rc == 137 || r.rc == -1) continue;  // killed: resume at once
+            FAIL_CHECK("unexpected exit " << r.rc);
+            return -1;
+        }
+        return -1;
+    }
+
     std::string led() {
         for (const auto& [state, n] : fleet->summary().leds)
             if (n) return state;
