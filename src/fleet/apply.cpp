@@ -135,7 +135,6 @@ step_outcome run::do_claim(const manifest_row& row, tts::client& c) {
     s.id = out.cause.empty() ? std::string(provision::to_string(out.kind)) : out.cause;
     s.message = out.message + (out.fix.empty() ? "" : "; fix: " + out.fix);
     s.http_status = out.http_status;
-    if (out.kind == provision::claim_kind::api_unreachable && s.http_status == 0) s.http_status = 0;
     return s;
 }
 

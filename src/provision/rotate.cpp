@@ -161,7 +161,6 @@ private:
     std::vector<std::string> warnings_;
     std::chrono::steady_clock::time_point start_;
     std::chrono::nanoseconds waited_{0};
-    bool resumed_ = false;
     proto::system_clock system_clock_;
     std::size_t writes_ = 0;       // journal writes by this run
     std::size_t poll_calls_ = 0;   // calls of looks that found the station still to come
@@ -562,7 +561,6 @@ rotate_result rotation::run(std::chrono::nanoseconds wait) {
     if (*open) {
         op_ = **open;
         doc_ = op_.doc;
-        resumed_ = true;
         if (doc_.value("cups", true) != o_.cups || doc_.value("lns", true) != o_.lns || doc_.value("move_to", std::string()) != o_.move_to) {
             // The journal's plan wins on a resume: say so.
             warnings_.push_back(fmt::format("resuming the rotation started {} with its own plan (cups: {}, lns: {}, move-to: '{}')", op_.created_at,
