@@ -134,7 +134,7 @@ int run(rotate_cli_options o) {
         env.progress = [](const provision::rotate_event& e) {
             if (!e.text.empty()) fmt::print(stderr, "rotate: {:<14} {:<8} {}\n", e.step, e.status, e.text);
         };
-    // Test aid (docs/claim-rotate.md): TTIGCTL_TEST_KILL_AFTER_JOURNAL=N sends this process SIGKILL
+    // Test aid (docs/rotate.md): TTIGCTL_TEST_KILL_AFTER_JOURNAL=N sends this process SIGKILL
     // right after its N-th journal write, as a crash at that step would.
     if (const char* k = std::getenv("TTIGCTL_TEST_KILL_AFTER_JOURNAL"); k && *k) {
         const long n = std::strtol(k, nullptr, 10);
