@@ -7,6 +7,7 @@
 #include "support/run_cli.hpp"
 
 #include <ttig/emu/station_fleet.hpp>
+#include <ttig/emu/api_keys.hpp>
 #include <ttig/emu/tts_emulator.hpp>
 #include <ttig/emu/tts_state.hpp>
 #include <ttig/net/http_client.hpp>
@@ -438,7 +439,9 @@ TEST_SUITE("provision.serve") {
         auto o = h.options();
         o.defaults.policy = provision::serve_policy::relay;
         o.defaults.relay.lns_uri = h.cfg["lns_url"].get<std::string>();
-        o.defaults.relay.lns_key = "NNSXS.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB";
+        auto unknown_key = emu::generate_api_key();  // well formed, never issued by this emulator
+        REQUIRE(unknown_key);
+        o.defaults.relay.lns_key = unknown_key->token;
         o.relay_client.tls.ca_pem = {h.tts->ca_pem()};
         o.relay_client.tls.use_system_store = false;
         h.start_serve(std::move(o));
