@@ -3,6 +3,7 @@
 // through the emulator's state or REST API, named with its cause. Expected values come from
 // tts-api.md §4.9 and basicstation-protocol.md §5.5, not from the code under test.
 #include "support/run_cli.hpp"
+#include "support/tts_world.hpp"
 
 #include <ttig/emu/tts_emulator.hpp>
 #include <ttig/emu/tts_state.hpp>
@@ -28,36 +29,15 @@ const std::string label = "58A0CB123456";
 const std::string label_eui = "58A0CBFFFE123456";
 const std::string owner_token = "Zq7-wifi-Pass-9K";  // the TTIG's Wi-Fi password (distinctive: searched for in every output)
 
-struct world {
-    test::temp_dir dir;
-    boost::asio::io_context ioc;
-    proto::manual_clock clock{proto::time_point{std::chrono::seconds{1767225600}}};  // 2026-01-01
-    std::unique_ptr<emu::tts_emulator> tts;
-    nlohmann::ordered_json cfg;
-    std::unique_ptr<net::http_client> http;
-    std::thread io;
+struct world : test::tts_world {
     std::string alice_key;  // a user's key with RIGHT_ALL (not an admin)
 
-    explicit world(const std::string& scenario = {}) {
-        emu::emulator_config c;
-        c.ca_dir = dir.path / "tts";
-        c.real_time_ticks = false;
-        if (!scenario.empty()) {
-            std::ofstream(dir.path / "scenario.json") << scenario;
-            c.scenario_path = (dir.path / "scenario.json").string();
-        }
-        auto e = emu::tts_emulator::start(ioc, clock, c);
-        REQUIRE_MESSAGE(e.has_value(), (e ? "" : e.err().what()));
-        tts = std::move(*e);
-        cfg = tts->config_json();
-        net::client_config cc;
-        cc.tls.ca_pem = {tts->ca_pem()};
-        cc.tls.use_system_store = false;
-        http = std::make_unique<net::http_client>(cc);
-        io = std::thread([this] {
-            auto work = boost::asio::make_work_guard(ioc);
-            ioc.run();
-        });
+    static test::world_options with(const std::string& scenario) {
+        test::world_options o;
+        o.scenario = scenario;
+        return o;
+    }
+    explicit world(const std::string& scenario = {}) : test::tts_world(with(scenario)) {
         for (const char* u : {"alice", "bob"}) {
             emu::user_info ui;
             ui.user_id = u;
@@ -72,12 +52,6 @@ struct world {
         org.name = "ACME";
         REQUIRE(st().put_organization(org));
     }
-    ~world() {
-        if (tts) tts->stop();
-        ioc.stop();
-        if (io.joinable()) io.join();
-    }
-
     emu::tts_state& st() { return tts->state(); }
     std::string api_url() const { return cfg["api_url"].get<std::string>(); }
     std::string host_port() const { return api_url().substr(8); }  // "127.0.0.1:PORT"
@@ -105,18 +79,6 @@ struct world {
     // The claiming upstream's inventory (emulator state).
     void claimable(const std::string& hex, emu::claimable_gateway::upstream_state s = emu::claimable_gateway::upstream_state::unclaimed) {
         REQUIRE(st().put_claimable({eui(hex), owner_token, false, s, {}}));
-    }
-    // A REST call with the emulator's admin key.
-    void rest(const std::string& method, const std::string& target, const std::string& body) {
-        proto::http_request r;
-        r.method = method;
-        r.target = target;
-        r.body = body;
-        r.headers.set("Authorization", "Bearer " + cfg["admin_api_key"].get<std::string>());
-        r.headers.set("Content-Type", "application/json");
-        auto res = http->request(std::move(r), net::request_options{api_url()});
-        REQUIRE(res);
-        REQUIRE_MESSAGE(res->status == 200, res->body);
     }
     void register_manually(const std::string& owner, const std::string& id, const std::string& hex) {
         rest("POST", "/api/v3/users/" + owner + "/gateways",
