@@ -52,7 +52,8 @@ std::optional<rate_result> rate_limiter::take(const rate_resource& resource) {
     const nanoseconds tolerance = emission * burst;
     const proto::time_point now = clock_->now();
     auto& buckets = tat_[index];
-    auto it = buckets.find(resource.key);
+    const std::string& key = p.shared ? p.name : resource.key;
+    auto it = buckets.find(key);
     const proto::time_point tat = it == buckets.end() ? now : it->second;
     const proto::time_point new_tat = (now > tat ? now : tat) + emission;
     const proto::time_point allow_at = new_tat - tolerance;
@@ -66,7 +67,7 @@ std::optional<rate_result> rate_limiter::take(const rate_resource& resource) {
         r.retry_after = allow_at - now;
         ttl = tat - now;
     } else {
-        buckets[resource.key] = new_tat;
+        buckets[key] = new_tat;
         ttl = new_tat - now;
     }
     const nanoseconds next = tolerance - ttl;

@@ -510,6 +510,10 @@ proto::result<scenario> parse_scenario_json(const json& doc) {
                 if (!b->is_number_integer() || b->get<int>() < 0) return bad(child(p, "max_burst"), "expected an integer >= 0");
                 rp.max_burst = b->get<int>();
             }
+            if (auto sh = l.find("shared"); sh != l.end() && !sh->is_null()) {
+                if (!sh->is_boolean()) return bad(child(p, "shared"), "expected true or false");
+                rp.shared = sh->get<bool>();
+            }
             auto assoc = opt_array(l, "associations", p);
             if (!assoc) return assoc.err();
             if (!*assoc || (*assoc)->empty()) return bad(child(p, "associations"), "required: the classes to limit");

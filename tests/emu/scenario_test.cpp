@@ -47,6 +47,8 @@ TEST_SUITE("emu.scenario") {
         CHECK(error_of(R"({"claimable": [{"eui": "not-an-eui", "owner_token": "x"}]})").rfind("/claimable/0/eui: [eui.", 0) == 0);
         CHECK(error_of(R"({"rate_limits": [{"max_per_min": 0, "associations": ["grpc:method"]}]})") ==
               "/rate_limits/0/max_per_min: required: a positive integer");
+        CHECK(error_of(R"({"rate_limits": [{"max_per_min": 5, "associations": ["grpc:method"], "shared": 1}]})") ==
+              "/rate_limits/0/shared: expected true or false");
         CHECK(error_of(R"({"faults": [{"error_ratio": 2}]})") == "/faults/0/error_ratio: expected 0..1");
         CHECK(error_of(R"({"faults": [{"error": "pkg/nope:nothing"}]})").rfind("/faults/0/error: unknown TTS error", 0) == 0);
         CHECK(error_of(R"({"clusters": [{"name": "eu1", "address": "a"}, {"name": "eu1", "address": "b"}]})") ==
@@ -91,7 +93,7 @@ TEST_SUITE("emu.scenario") {
           "faults": [{"rpc": "GatewayRegistry.Get", "delay_ms": 100, "error_ratio": 0.25,
                       "error": {"namespace": "pkg/errors", "name": "context_deadline_exceeded"}},
                      {"path_prefix": "/api/v3/gs/", "error": {"namespace": "x/y", "name": "boom", "code": 13, "message_format": "boom {what}"}}],
-          "rate_limits": [{"name": "all", "max_per_min": 100, "associations": ["grpc:method"]}]})");
+          "rate_limits": [{"name": "all", "max_per_min": 100, "associations": ["grpc:method"], "shared": true}]})");
         auto s = emu::load_scenario_file((dir / "s.json").string());
         REQUIRE_MESSAGE(s.has_value(), (s ? "" : s.err().what()));
         emu::state_options o;
@@ -106,6 +108,7 @@ TEST_SUITE("emu.scenario") {
         CHECK(s->faults[1].error.code == 13);
         CHECK(s->faults[1].error.message_format == "boom {what}");
         CHECK(s->rate_limits.at(0).max_per_min == 100);
+        CHECK(s->rate_limits.at(0).shared);
         auto missing = emu::load_scenario_file((dir / "nope.json").string());
         REQUIRE_FALSE(missing.has_value());
         CHECK(missing.err().id() == "emu.bad_scenario");

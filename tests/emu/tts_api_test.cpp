@@ -889,6 +889,25 @@ TEST_SUITE("emu.tts_api") {
         CHECK(w.call("GET", "/api/v3/gateways/office-ttig", alice_tok).status == 200);
     }
 
+    TEST_CASE("rate limits: a shared profile is one bucket for every method, entity and token it names") {
+        world w;
+        emu::rate_profile all{"deployment", 60, 3, {"grpc:method"}};
+        all.shared = true;
+        w.api->set_rate_limits({all});
+        CHECK(w.call("GET", "/api/v3/gateways/office-ttig", alice_tok).status == 200);
+        CHECK(w.call("GET", "/api/v3/gateways/lab-ttig", alice_tok).status == 200);
+        auto r = w.call("GET", "/api/v3/gateways", bob_tok);
+        CHECK(r.status == 200);
+        CHECK(r.headers.get("X-Rate-Limit-Available") == "0");
+        auto limited = w.call("GET", "/api/v3/gateways/office-ttig", bob_tok);
+        CHECK(limited.status == 429);
+        CHECK(limited.headers.get("X-Rate-Limit-Retry") == "1");
+        // One token a second comes back, for whoever asks first.
+        w.clock.advance(1s);
+        CHECK(w.call("GET", "/api/v3/gateways/lab-ttig", bob_tok).status == 200);
+        CHECK(w.call("GET", "/api/v3/gateways/lab-ttig", alice_tok).status == 429);
+    }
+
     TEST_CASE("faults: latency, errors, resets and blackholes, seeded") {
         world w;
         emu::fault_rule slow;

@@ -3,7 +3,8 @@
 //
 // A profile {max_per_min, max_burst (default max_per_min), associations = class names} limits
 // every resource whose first matching class is associated with it; a resource no profile
-// matches is not limited (and gets no headers). Buckets are per resource key.
+// matches is not limited (and gets no headers). Buckets are per resource key (a `shared` profile,
+// an emulator extension: one bucket for the whole profile).
 //
 //   GCRA: emission interval T = 1 min / max_per_min, tolerance tau = T * max_burst,
 //   limit = max_burst. A request at `now` with stored theoretical arrival time tat (or now):
@@ -33,6 +34,10 @@ struct rate_profile {
     int max_per_min = 0;  // > 0
     int max_burst = 0;    // 0: max_per_min
     std::vector<std::string> associations;  // classes, e.g. "grpc:method:/ttn.lorawan.v3.GatewayRegistry/Get"
+    // Emulator extension, not The Things Stack: one bucket for every resource of the profile (every
+    // method, entity and key it matches), as a deployment-wide limit in front of the stack (a proxy,
+    // a tenant quota) would count. Benchmarks state a rate R this way (bench/fleet_bench.cpp).
+    bool shared = false;
 };
 
 // The thing being limited: a key (one bucket) and its classes, most specific first.

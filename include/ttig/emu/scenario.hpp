@@ -46,7 +46,8 @@
 //     "claimed_elsewhere": false         // claimed in another deployment: claim fails upstream
 //   }],
 //   "rate_limits": [{"name": "get", "max_per_min": 60, "max_burst": 10,
-//                    "associations": ["grpc:method:/ttn.lorawan.v3.GatewayRegistry/Get"]}],
+//                    "associations": ["grpc:method:/ttn.lorawan.v3.GatewayRegistry/Get"],
+//                    "shared": false}],  // true (emulator extension): one bucket for the whole profile
 //   "tls": {"eu1": {"certificate": "expired", "handshake_delay_ms": 0, "max_version": "1.3"},
 //           "nam1": {"certificate": "long_chain", "chain_length": 4},   // leaf + 4 intermediates (0..16)
 //           "au1": {"certificate": "big_chain", "chain_bytes": 20480}}, // >= 20480 DER bytes (1..65536), "chain_length" 1..16 (1)

@@ -1,13 +1,24 @@
-// The request pacing of a fleet run, shared by every worker: a token bucket whose rate adapts to
-// The Things Stack's answers (tts-api.md §6) and never exceeds --max-rate.
+// The request pacing of a fleet run, shared by every worker: a token bucket whose rate follows The
+// Things Stack's rate-limit headers (tts-api.md §6) and never exceeds --max-rate.
 //
-//  - With --max-rate R the bucket starts at R requests/s (burst: one second's worth, at least 1).
-//    Without it the run starts unpaced.
-//  - A 429 pauses every worker until max(1 s, X-Rate-Limit-Retry) plus jitter has passed, and cuts
-//    the rate to 70 % of what was sent in the last second (multiplicative decrease).
-//  - An answer whose headers say Available = 0 pauses until its Retry (no request is wasted on a 429).
-//  - Answers with headers showing more than half the burst left raise the rate by 5 %, up to R (or,
-//    without R, until the pacing is dropped again).
+// The server's limit is a GCRA bucket: burst `X-Rate-Limit-Limit`, `X-Rate-Limit-Available` tokens
+// left, refilled at a rate R it does not state. R is measured from the answers: between two answers
+// of a bucket that was not full, R = (Available now - Available then + requests accepted in between)
+// / elapsed time (at least 0.5 s and 8 answers apart). Then:
+//
+//  - Start: with --max-rate R the bucket starts at R requests/s (burst: one second's worth, at
+//    least 1, and once the headers told it, at most half the server's burst); without it the run
+//    starts unpaced.
+//  - A 429 pauses every worker until X-Rate-Limit-Retry has passed — truncated to whole seconds, so
+//    a Retry of 0 means "less than a second": then one measured emission interval (1/R), or 100 ms
+//    while R is unknown — plus jitter; the rate becomes 98 % of the measured R, or 70 % of what was
+//    sent in the last second while R is unknown (multiplicative decrease). A server burst under 4
+//    tells nothing (Available stays 0 whatever the pace): the rate becomes 90 % of the current one.
+//  - Answers with more than half the burst left raise the rate by 2 % each: the server's bucket is
+//    filling up, the run is well below its rate.
+//  - Otherwise, after 5 s without a 429, the rate goes up by 20 % a second (continuously):
+//    a probe for a server rate that went up; the next 429 measures it again.
+//  - Never above --max-rate; without a cap, a rate far above anything seen drops the pacing.
 // Time and sleep are injected (tests drive them).
 #pragma once
 
@@ -27,8 +38,9 @@ namespace ttig::fleet {
 struct limiter_stats {
     std::size_t requests = 0;
     std::size_t throttled = 0;  // 429 answers
-    std::size_t paused = 0;     // pauses ordered by headers or 429s
+    std::size_t paused = 0;     // pauses ordered by 429s
     double rate = 0;            // the current paced rate (0: unpaced)
+    double measured = 0;        // the server's refill rate measured from its headers (0: not yet)
 };
 
 class limiter {
@@ -43,6 +55,13 @@ public:
     limiter_stats stats() const;
 
 private:
+    struct sample {
+        proto::time_point at;
+        int available;
+        std::size_t accepted;  // accepted_ when this answer arrived (itself included)
+    };
+    void set_rate(double r);
+
     const proto::clock& clock_;
     const double cap_;
     std::function<void(std::chrono::nanoseconds)> sleep_;
@@ -52,6 +71,12 @@ private:
     proto::time_point last_refill_{};
     proto::time_point paused_until_{};
     std::deque<proto::time_point> sent_;  // send times within the last second
+    std::deque<sample> samples_;          // answers of a bucket that was not full, last 3 s
+    std::size_t accepted_ = 0;            // answers with headers that were not 429
+    double measured_ = 0;
+    int server_burst_ = 0;  // the last X-Rate-Limit-Limit seen
+    proto::time_point last_429_{};
+    proto::time_point last_raise_{};
     std::mt19937_64 rng_;
     limiter_stats stats_;
 };
