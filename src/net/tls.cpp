@@ -12,7 +12,10 @@
 
 #include <algorithm>
 #include <climits>
+#include <deque>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <system_error>
 
 namespace ttig::net {
@@ -178,7 +181,61 @@ proto::result<ssl_ctx_ptr> make_client_ctx(const tls_client_config& cfg) {
     return ctx;
 }
 
-client_tls::client_tls(const tls_client_config& cfg) : ctx(make_client_ctx(cfg)) {}
+namespace {
+
+// What makes two client contexts the same: every setting, and of each trust file its path, size and
+// modification time (a file changed on disk makes a new context).
+std::string client_ctx_key(const tls_client_config& cfg) {
+    std::string k = fmt::format("insecure={};system={};min={};max={};depth={};bytes={};", cfg.insecure, cfg.use_system_store,
+                                to_string(cfg.min_version), to_string(cfg.max_version), cfg.max_chain_depth, cfg.max_chain_bytes);
+    auto stamp = [&k](const std::filesystem::path& p) {
+        std::error_code ec;
+        const auto size = std::filesystem::file_size(p, ec);
+        const auto mtime = std::filesystem::last_write_time(p, ec).time_since_epoch().count();
+        k += fmt::format("{}:{}:{}:{};", p.string().size(), p.string(), ec ? 0 : size, ec ? 0 : mtime);
+    };
+    for (const auto& f : cfg.ca_files) stamp(f);
+    if (!cfg.trust_dir.empty()) {
+        stamp(cfg.trust_dir);
+        std::error_code ec;
+        for (const auto& de : std::filesystem::directory_iterator(cfg.trust_dir, ec)) stamp(de.path());
+    }
+    for (const auto& p : cfg.ca_pem) k += fmt::format("pem{}:{};", p.size(), p);
+    k += fmt::format("crt{}:{};key{}:{};", cfg.cert_chain_pem.size(), cfg.cert_chain_pem, cfg.key_pem.size(), cfg.key_pem);
+    return k;
+}
+
+}  // namespace
+
+// Building a client context costs milliseconds (the system trust store alone is ~140 PEM
+// certificates to decode), and a fleet run or a doctor run makes many clients with the same
+// settings: contexts are shared while a client holds them, and the last few are kept.
+namespace {
+
+proto::result<ssl_ctx_ptr> shared_ctx_for(const tls_client_config& cfg) {
+    const std::string key = client_ctx_key(cfg);
+    static std::mutex mu;
+    static std::map<std::string, std::weak_ptr<SSL_CTX>> shared;
+    static std::deque<ssl_ctx_ptr> recent;  // strong references to the last 4 contexts made
+    {
+        std::lock_guard lock(mu);
+        if (auto it = shared.find(key); it != shared.end()) {
+            if (auto c = it->second.lock()) return c;
+            shared.erase(it);
+        }
+    }
+    auto made = make_client_ctx(cfg);
+    if (!made) return made;
+    std::lock_guard lock(mu);
+    shared[key] = *made;
+    recent.push_back(*made);
+    if (recent.size() > 4) recent.pop_front();
+    return made;
+}
+
+}  // namespace
+
+client_tls::client_tls(const tls_client_config& cfg) : ctx(shared_ctx_for(cfg)) {}
 
 proto::error handshake_error(SSL* ssl, const verify_record* rec) {
     long vr = X509_V_OK;
