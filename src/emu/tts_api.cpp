@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <map>
 #include <set>
@@ -497,10 +498,26 @@ struct tts_api::call {
         if (!attributes_contain.empty()) extra.emplace_back("attributes");
         const auto paths = clean_read_mask(mask, extra);
         std::vector<gateway> candidates;
-        if (a->is_admin) candidates = st.gateways(deleted);
-        else
+        // A whole EUI and nothing else to match is one indexed lookup (a claim's check runs this
+        // per gateway; reading every gateway would make a fleet of N cost N² here).
+        const bool whole_eui = eui_contains.size() == 16 &&
+                               std::all_of(eui_contains.begin(), eui_contains.end(), [](unsigned char ch) { return std::isxdigit(ch) != 0; });
+        if (whole_eui && !deleted && query.empty() && id_contains.empty() && name_contains.empty() && description_contains.empty() &&
+            attributes_contain.empty()) {
+            if (auto g = st.find_gateway_by_eui(proto::parse_eui(eui_contains)->eui)) {
+                bool visible = a->is_admin;
+                if (!visible) {
+                    const auto ids = st.member_gateways(*member, true, false);
+                    visible = std::find(ids.begin(), ids.end(), g->id()) != ids.end();
+                }
+                if (visible) candidates.push_back(std::move(*g));
+            }
+        } else if (a->is_admin) {
+            candidates = st.gateways(deleted);
+        } else {
             for (const auto& id : st.member_gateways(*member, true, deleted))
                 if (auto g = st.get_gateway(id, true)) candidates.push_back(std::move(*g));
+        }
         std::vector<gateway> gws;
         for (auto& g : candidates) {
             const std::string eui = g.eui() ? g.eui()->hex() : std::string();
