@@ -238,6 +238,7 @@ public:
     }
 
     void claim();
+    void claim_for(const tts::account_ids& collaborator);  // steps 3 to 7
 
 private:
     bool prepare();
@@ -290,6 +291,13 @@ bool run_state::check_existing() {
     lo.limit = 10;
     auto found = run(tts::calls::search_gateways_by_eui(*out.eui, lo));
     if (unreachable(found)) return true;
+    if (const auto* e = found.api(); !found && e && (e->http_status >= 500 || e->http_status == 429)) {
+        // Passing: without this answer a claim whose earlier answer was lost (made, then the
+        // connection dropped) would look like someone else's and be refused. Stop; a re-run settles it.
+        reject(found, fmt::format("cannot look for your gateways with EUI {}", out.eui->hex()),
+               e->http_status == 429 ? std::string() : "run the same command again (a passing server failure)");
+        return true;
+    }
     if (!found) {
         out.warnings.push_back(
             scrub(fmt::format("could not look for your gateways with EUI {} ({}); a gateway of yours holding it would "
@@ -408,7 +416,13 @@ void run_state::map_claim_error(const tts::result<tts::claim_result>& r, const t
 void run_state::claim() {
     if (!prepare()) return;
 
-    // Step 2: who is calling; the collaborator.
+    // Step 2: who is calling; the collaborator (a fleet checked the key once for every gateway).
+    if (!req.check_key && req.collaborator) {
+        const auto& c = *req.collaborator;
+        out.collaborator = fmt::format("{} {}", c.type == tts::account_ids::kind::organization ? "organization" : "user", c.id);
+        claim_for(c);
+        return;
+    }
     auto who = run(tts::calls::get_auth_info());
     if (unreachable(who)) return;
     if (!who && ((who.api() && who.api()->http_status == 429) || who.err().code == tts::tts_errc::rate_limit_wait)) {
@@ -434,7 +448,11 @@ void run_state::claim() {
         return;
     }
     out.collaborator = fmt::format("{} {}", coll->type == tts::account_ids::kind::organization ? "organization" : "user", coll->id);
+    claim_for(*coll);
+}
 
+void run_state::claim_for(const tts::account_ids& collaborator) {
+    const tts::account_ids* coll = &collaborator;
     // Step 3: the plans exist.
     if (req.check_frequency_plans) {
         auto plans = run(tts::calls::list_frequency_plans());
@@ -523,6 +541,7 @@ void run_state::claim() {
     out.message = fmt::format("claimed {} as gateway {} for {}", out.eui->hex(), id, out.collaborator);
 
     // Step 7: read it back.
+    if (!req.read_back) return;
     out.gateway = read_summary(id);
     out.next_step = next_step(out.gateway ? &*out.gateway : nullptr);
     if (out.gateway && out.gateway->lns_secret_set == false)

@@ -196,6 +196,36 @@ TEST_SUITE("provision.claim") {
         }
     }
 
+    TEST_CASE("claim: a fleet's claim with the owner given and no read-back is three calls, and still idempotent") {
+        world w;
+        w.claimable(label_eui);
+        auto c = w.client(w.alice_key);
+        provision::claim_request r;
+        r.code = label;
+        r.owner_token = owner_token;
+        r.gateway_id = "office-ttig";
+        r.frequency_plan_ids = {"EU_863_870_TTN"};
+        r.collaborator = tts::account_ids::user("alice");
+        r.check_frequency_plans = false;
+        r.check_key = false;
+        r.read_back = false;
+        auto out = provision::claim_gateway(c, r);
+        INFO(provision::to_json(out).dump());
+        REQUIRE(out.kind == provision::claim_kind::claimed);
+        CHECK(out.collaborator == "user alice");
+        CHECK_FALSE(out.gateway);
+        std::vector<std::string> targets;
+        for (const auto& call : out.calls) targets.push_back(call.method + " " + call.target.substr(0, call.target.find('?')));
+        CHECK(targets == std::vector<std::string>{"POST /api/v3/gcls/claim/info", "GET /api/v3/search/gateways", "POST /api/v3/gcls/claim"});
+        CHECK(w.st().membership_rights(emu::entity_ref::user("alice"), "office-ttig").contains(right::gateway_delete));
+        // The same request again (an answer lost on the way back): found, nothing written.
+        auto again = provision::claim_gateway(c, r);
+        CHECK(again.kind == provision::claim_kind::already);
+        CHECK_FALSE(w.any_claim_call(again));
+        CHECK(w.gateways_with_eui(label_eui) == 1);
+        check_no_token(again);
+    }
+
     TEST_CASE("claim: each refusal set up in the emulator is named with its cause and fix") {
         world w;
         w.claimable(label_eui);
@@ -330,6 +360,17 @@ TEST_SUITE("provision.claim") {
             CHECK(out.http_status == 503);  // Unavailable (tts-api.md §5.2)
             CHECK(out.message.find("POST /api/v3/gcls/claim on ") != std::string::npos);
             check_no_token(out);
+        }
+        SUBCASE("a failing EUI search stops before the claim (a claim of ours whose answer was lost would look like another's)") {
+            world w(R"({"faults":[{"path_prefix":"/api/v3/search/","error_ratio":1,"error":"pkg/util/store:database_unavailable"}]})");
+            w.claimable(label_eui);
+            auto out = w.claim("office-ttig");
+            INFO(provision::to_json(out).dump());
+            CHECK(out.kind == provision::claim_kind::rejected);
+            CHECK(out.http_status == 503);
+            CHECK(out.message.find("cannot look for your gateways with EUI " + label_eui) != std::string::npos);
+            CHECK_FALSE(w.any_claim_call(out));
+            CHECK(w.gateways_with_eui(label_eui) == 0);
         }
         SUBCASE("an upstream refusal without a cause") {
             world w(

@@ -52,6 +52,10 @@ struct claim_request {
     std::string gateway_server_address;
     bool dry_run = false;               // read-only calls only; the claim is described, not made
     bool check_frequency_plans = true;  // false: skip step 3 (one call less per gateway for fleets)
+    // Fleets (one call less each, per gateway): false skips step 2 when `collaborator` is given
+    // (the key was checked once for the whole run), and step 7 (the record is not read back).
+    bool check_key = true;
+    bool read_back = true;
 };
 
 // What happened, from the caller's point of view.
