@@ -36,6 +36,9 @@ constexpr std::string_view op_kind = "fleet";
 std::string subject_of(const std::string& id) { return "gateway:" + id; }
 
 // Whether a failure is worth another attempt: the server or the path failed, not the request.
+// 429 answers seen by this thread's requests (a worker's step runs on its thread, rotations included).
+thread_local std::size_t throttled_here = 0;
+
 bool transient(const std::string& id, int http_status) {
     if (http_status == 429 || http_status >= 500) return true;
     if (http_status != 0) return false;
@@ -58,7 +61,7 @@ public:
 private:
     void worker();
     row_outcome process(std::size_t index, store::journal& j);
-    step_outcome with_retries(const std::function<step_outcome()>& fn, row_outcome& out);
+    step_outcome with_retries(const std::function<step_outcome()>& fn, row_outcome& out, const store::journal& j);
     step_outcome do_claim(const manifest_row& row, tts::client& c);
     step_outcome do_set_gs(const manifest_row& row, tts::client& c, json& doc);
     step_outcome do_rotate(const manifest_row& row, store::journal& j, bool cups, bool lns, const std::string& move_to);
@@ -69,7 +72,10 @@ private:
     tts::client_options client_options() {
         auto c = env_.api;
         c.before_request = [this] { lim_.acquire(); };
-        c.after_response = [this](int status, const std::optional<tts::rate_limit_info>& info) { lim_.observe(status, info); };
+        c.after_response = [this](int status, const std::optional<tts::rate_limit_info>& info) {
+            if (status == 429) ++throttled_here;
+            lim_.observe(status, info);
+        };
         c.rate_limit.honour = false;  // the shared limiter paces; 429s come back as errors and are retried
         return c;
     }
@@ -86,6 +92,7 @@ private:
     std::vector<std::size_t> order_;  // rows to work on, in manifest order
     std::size_t next_ = 0;
     std::size_t retries_ = 0;
+    std::optional<tts::account_ids> key_owner_;  // the API key's owner, read once (claims)
     std::size_t finished_ = 0;
     std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
     std::string journal_error_;
@@ -101,14 +108,36 @@ step_outcome from_error(const proto::error& e, const tts::api_error* api, const 
     return s;
 }
 
-step_outcome run::with_retries(const std::function<step_outcome()>& fn, row_outcome& out) {
+step_outcome run::with_retries(const std::function<step_outcome()>& fn, row_outcome& out, const store::journal& j) {
     step_outcome s;
-    for (int attempt = 1; attempt <= std::max(1, o_.max_attempts); ++attempt) {
+    int failures = 0;    // counted attempts: passing failures that moved nothing
+    int throttled = 0;   // 429s (not counted, at most 100)
+    int progressed = 0;  // failures after journaled progress (not counted, at most 50)
+    std::size_t seen = throttled_here;
+    const int max_attempts = std::max(1, o_.max_attempts);
+    for (;;) {
         ++out.attempts;
+        const auto writes_before = j.writes();
         s = fn();
-        if (s.what != step_outcome::kind::failed || !transient(s.id, s.http_status) || attempt == o_.max_attempts || stopping()) return s;
-        // Exponential back-off with full jitter (a 429 also pauses the shared limiter).
-        const auto cap = std::min<std::int64_t>(o_.backoff_cap.count(), o_.backoff_base.count() << std::min(attempt - 1, 20));
+        if (s.what != step_outcome::kind::failed || !transient(s.id, s.http_status) || stopping()) return s;
+        // A 429 (answered to this step, even inside a rotation that reports it as passing) is the
+        // server's pace, not a failure: the shared limiter has paused every worker for it, so the
+        // step runs again at once.
+        const bool was_throttled = s.http_status == 429 || throttled_here > seen;
+        seen = throttled_here;
+        if (was_throttled && ++throttled <= 100) {
+            std::lock_guard lock(mu_);
+            ++retries_;
+            continue;
+        }
+        // A rotation that journaled progress before it failed is closer to done: that attempt is
+        // not counted (a long rotation under a steady error rate would otherwise run out of
+        // attempts although every try moves it on).
+        const bool moved = j.writes() != writes_before && ++progressed <= 50;
+        if (!moved && ++failures >= max_attempts) return s;
+        // Exponential back-off with full jitter.
+        const int n = std::max(1, failures);
+        const auto cap = std::min<std::int64_t>(o_.backoff_cap.count(), o_.backoff_base.count() << std::min(n - 1, 20));
         std::int64_t ms = 0;
         {
             std::lock_guard lock(mu_);
@@ -117,7 +146,6 @@ step_outcome run::with_retries(const std::function<step_outcome()>& fn, row_outc
         }
         sleep_for(std::chrono::milliseconds(ms));
     }
-    return s;
 }
 
 step_outcome run::do_claim(const manifest_row& row, tts::client& c) {
@@ -128,6 +156,24 @@ step_outcome run::do_claim(const manifest_row& row, tts::client& c) {
     r.frequency_plan_ids = row.frequency_plan_ids;
     r.gateway_server_address = !row.cluster.empty() ? row.cluster : o_.default_gs_address;
     r.check_frequency_plans = false;  // the manifest's plans were checked once by fleet plan
+    // Who the gateways go to: the key's owner, asked once for the whole run. A claim is then three
+    // calls instead of five: claim info, the EUI search, the claim (no auth_info, no read-back).
+    std::optional<tts::account_ids> owner;
+    {
+        std::lock_guard lock(mu_);
+        owner = key_owner_;
+    }
+    if (!owner)
+        if (auto who = c.get_auth_info(); who && who->account()) {
+            owner = who->account();
+            std::lock_guard lock(mu_);
+            key_owner_ = owner;
+        }
+    if (owner) {
+        r.collaborator = owner;
+        r.check_key = false;
+    }
+    r.read_back = false;
     auto out = provision::claim_gateway(c, r);
     step_outcome s;
     if (out.ok()) return s;
@@ -246,7 +292,7 @@ row_outcome run::process(std::size_t index, store::journal& j) {
             continue;
         }
         if (stopping()) return finish(row_status::not_started);
-        auto s = with_retries(st.fn, out);
+        auto s = with_retries(st.fn, out, j);
         if (s.what == step_outcome::kind::done) {
             if (!record(st.name, "done")) return finish(row_status::failed);
             out.done.push_back(st.name);

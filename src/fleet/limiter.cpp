@@ -96,14 +96,19 @@ void limiter::observe(int status, const std::optional<tts::rate_limit_info>& inf
         if (retry <= 0ns) retry = interval;
         std::uniform_int_distribution<std::int64_t> jitter(0, std::max<std::int64_t>(1, interval.count()));
         paused_until_ = std::max(paused_until_, now + retry + std::chrono::nanoseconds(jitter(rng_)));
-        if (server_burst_ > 0 && server_burst_ < 4 && rate_ > 0) {
-            // A burst this small leaves Available at 0 whatever the pace: nothing to measure.
-            set_rate(0.9 * rate_);
-        } else if (measured_ > 0) {
+        // The requests in flight when the first 429 came get theirs too: one cut per second at most.
+        const bool cut_recently = last_cut_ != proto::time_point{} && now - last_cut_ < 1s;
+        if (measured_ > 0 && !(server_burst_ > 0 && server_burst_ < 4)) {
             set_rate(0.98 * measured_);
-        } else {
-            const double recent = static_cast<double>(sent_.size());
-            set_rate(0.7 * std::max(1.0, rate_ > 0 ? std::min(rate_, recent) : recent));
+        } else if (!cut_recently) {
+            if (server_burst_ > 0 && server_burst_ < 4 && rate_ > 0) {
+                // A burst this small leaves Available at 0 whatever the pace: nothing to measure.
+                set_rate(0.9 * rate_);
+            } else {
+                const double recent = static_cast<double>(sent_.size());
+                set_rate(0.7 * std::max(1.0, rate_ > 0 ? std::min(rate_, recent) : recent));
+            }
+            last_cut_ = now;
         }
         tokens_ = 0;
         last_refill_ = paused_until_;

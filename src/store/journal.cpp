@@ -114,6 +114,7 @@ proto::result<journal_op> journal::begin(std::string_view kind, std::string_view
     op.created_at = op.updated_at = now;
     if (auto r = append_step(db_, op.id, journal_step{op.id, 0, "begin", "done", {{"state", state}}, now}); !r) return std::move(r).err();
     if (auto c = tx->commit(); !c) return std::move(c).err();
+    ++writes_;
     return op;
 }
 
@@ -158,6 +159,7 @@ proto::result<void> journal::record(journal_op& op, std::string_view state, cons
     if (auto r = st->run(); !r) return std::move(r).err();
     if (auto r = append_step(db_, op.id, step); !r) return std::move(r).err();
     if (auto c = tx->commit(); !c) return std::move(c).err();
+    ++writes_;
     op.state = state;
     op.doc = doc;
     op.updated_at = now;
@@ -176,6 +178,7 @@ proto::result<void> journal::finish(journal_op& op, std::string_view state, cons
     if (auto r = st->run(); !r) return std::move(r).err();
     if (auto r = append_step(db_, op.id, step); !r) return std::move(r).err();
     if (auto c = tx->commit(); !c) return std::move(c).err();
+    ++writes_;
     op.state = state;
     op.finished = true;
     op.updated_at = now;

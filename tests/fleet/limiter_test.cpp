@@ -10,6 +10,7 @@
 #include <ttig/tts/rate_limit.hpp>
 
 #include <deque>
+#include <vector>
 
 using namespace ttig;
 using namespace std::chrono_literals;
@@ -22,8 +23,11 @@ struct outcome {
     double measured = 0;
 };
 
-// One worker: acquire, the server decides at send time, the answer arrives `latency` later.
-outcome simulate(double server_rate, int burst, double max_rate, std::chrono::seconds length, std::chrono::microseconds latency) {
+// `workers` requests in flight: each worker acquires and sends in turn (the server decides at send
+// time), then the answers of the round arrive `latency` later, all of them — as answers to
+// concurrent requests do, after the state they describe has moved on.
+outcome simulate(double server_rate, int burst, double max_rate, std::chrono::seconds length, std::chrono::microseconds latency,
+                 int workers = 1) {
     proto::manual_clock clock;
     emu::rate_profile p{"deployment", static_cast<int>(server_rate * 60), burst, {"grpc:method"}};
     p.shared = true;
@@ -34,20 +38,26 @@ outcome simulate(double server_rate, int burst, double max_rate, std::chrono::se
     outcome o;
     std::deque<proto::time_point> window;
     while (clock.now() < end) {
-        lim.acquire();
-        const auto sent_at = clock.now();
-        ++o.sent;
-        window.push_back(sent_at);
-        while (sent_at - window.front() >= 1s) window.pop_front();
-        o.max_in_one_second = std::max(o.max_in_one_second, window.size());
-        auto r = server.take(resource);
-        REQUIRE(r.has_value());
-        proto::http_fields headers;
-        r->apply_headers(headers);
+        std::vector<emu::rate_result> round;
+        for (int w = 0; w < workers; ++w) {
+            lim.acquire();
+            const auto sent_at = clock.now();
+            ++o.sent;
+            window.push_back(sent_at);
+            while (sent_at - window.front() >= 1s) window.pop_front();
+            o.max_in_one_second = std::max(o.max_in_one_second, window.size());
+            auto r = server.take(resource);
+            REQUIRE(r.has_value());
+            round.push_back(*r);
+        }
         clock.advance(latency);
-        if (r->limited) ++o.throttled;
-        else ++o.accepted;
-        lim.observe(r->limited ? 429 : 200, tts::parse_rate_limit(headers, clock.now()));
+        for (const auto& r : round) {
+            proto::http_fields headers;
+            r.apply_headers(headers);
+            if (r.limited) ++o.throttled;
+            else ++o.accepted;
+            lim.observe(r.limited ? 429 : 200, tts::parse_rate_limit(headers, clock.now()));
+        }
     }
     o.measured = lim.stats().measured;
     return o;
@@ -64,6 +74,13 @@ TEST_CASE("fleet limiter: finds an unstated server rate from the headers and run
     CHECK(static_cast<double>(o.accepted) <= possible);
     CHECK(static_cast<double>(o.throttled) <= 0.02 * static_cast<double>(o.sent));
     CHECK(o.measured == doctest::Approx(100).epsilon(0.05));
+}
+
+TEST_CASE("fleet limiter: 16 requests in flight when the first 429 comes do not cut the rate 16 times") {
+    const auto o = simulate(50, 50, 0, 120s, 3ms, 16);
+    INFO("sent " << o.sent << " accepted " << o.accepted << " 429 " << o.throttled << " measured " << o.measured);
+    CHECK(static_cast<double>(o.accepted) >= 0.95 * (50.0 * 120 + 50));
+    CHECK(static_cast<double>(o.throttled) <= 0.03 * static_cast<double>(o.sent));
 }
 
 TEST_CASE("fleet limiter: a slow server rate and a burst of one") {

@@ -5,8 +5,9 @@
 // Each row's actions run in a fixed order (claim, set-gs, rotate / move), each as an idempotent
 // step: a claim re-run reports "already", an address update writes the same value, a rotation
 // resumes from its own journal (provision/rotate.hpp). So a step is retried whole after a transient
-// failure (5xx, 429, reset, timeout) with exponential back-off and full jitter, at most
-// `max_attempts` times. A rotation that waits for its station parks the row in pending-check-in and
+// failure (5xx, reset, timeout) with exponential back-off and full jitter; `max_attempts` attempts
+// that made no journaled progress fail the row. A 429 is retried at once (the shared limiter has
+// paused every worker) and not counted. A rotation that waits for its station parks the row in pending-check-in and
 // the run goes on; `--resume` later picks it up.
 //
 // Journal (store::journal, one SQLite file, one connection per worker): op kind "fleet", subject

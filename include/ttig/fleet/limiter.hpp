@@ -77,6 +77,7 @@ private:
     int server_burst_ = 0;  // the last X-Rate-Limit-Limit seen
     proto::time_point last_429_{};
     proto::time_point last_raise_{};
+    proto::time_point last_cut_{};
     std::mt19937_64 rng_;
     limiter_stats stats_;
 };

@@ -69,10 +69,14 @@ public:
     proto::result<std::vector<journal_step>> steps(std::int64_t op_id);
 
     const std::string& path() const noexcept;
+    // Writes (begin, record, finish) committed through this connection: a caller can tell whether
+    // a piece of work made progress.
+    std::uint64_t writes() const noexcept { return writes_; }
 
 private:
     explicit journal(database db);
     database db_;
+    std::uint64_t writes_ = 0;
 };
 
 }  // namespace ttig::store
