@@ -98,11 +98,12 @@ void limiter::observe(int status, const std::optional<tts::rate_limit_info>& inf
         paused_until_ = std::max(paused_until_, now + retry + std::chrono::nanoseconds(jitter(rng_)));
         // The requests in flight when the first 429 came get theirs too: one cut per second at most.
         const bool cut_recently = last_cut_ != proto::time_point{} && now - last_cut_ < 1s;
-        if (measured_ > 0 && !(server_burst_ > 0 && server_burst_ < 4)) {
+        // A burst this small leaves Available at 0 whatever the pace: nothing can be measured.
+        const bool small_burst = server_burst_ > 0 && server_burst_ < 4;
+        if (measured_ > 0 && !small_burst) {
             set_rate(0.98 * measured_);
         } else if (!cut_recently) {
-            if (server_burst_ > 0 && server_burst_ < 4 && rate_ > 0) {
-                // A burst this small leaves Available at 0 whatever the pace: nothing to measure.
+            if (small_burst && rate_ > 0) {
                 set_rate(0.9 * rate_);
             } else {
                 const double recent = static_cast<double>(sent_.size());

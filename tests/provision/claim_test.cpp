@@ -66,6 +66,15 @@ struct world : test::tts_world {
         o.deadline = std::chrono::milliseconds(5000);
         return tts::client(o);
     }
+    // A request for the label code with alice's owner token.
+    static provision::claim_request request(const std::string& id) {
+        provision::claim_request r;
+        r.code = label;
+        r.owner_token = owner_token;
+        r.gateway_id = id;
+        r.frequency_plan_ids = {"EU_863_870_TTN"};
+        return r;
+    }
     provision::claim_outcome claim(const std::string& id, const std::string& token = owner_token, std::string code = label,
                                    std::vector<std::string> plans = {"EU_863_870_TTN"}) {
         auto c = client(alice_key);
@@ -200,11 +209,7 @@ TEST_SUITE("provision.claim") {
         world w;
         w.claimable(label_eui);
         auto c = w.client(w.alice_key);
-        provision::claim_request r;
-        r.code = label;
-        r.owner_token = owner_token;
-        r.gateway_id = "office-ttig";
-        r.frequency_plan_ids = {"EU_863_870_TTN"};
+        auto r = world::request("office-ttig");
         r.collaborator = tts::account_ids::user("alice");
         r.check_frequency_plans = false;
         r.check_key = false;
@@ -390,11 +395,7 @@ TEST_SUITE("provision.claim") {
         world w;
         w.claimable(label_eui);
         auto c = w.client(w.alice_key);
-        provision::claim_request r;
-        r.code = label;
-        r.owner_token = owner_token;
-        r.gateway_id = "office-ttig";
-        r.frequency_plan_ids = {"EU_863_870_TTN"};
+        auto r = world::request("office-ttig");
         r.gateway_server_address = "eu1.cloud.thethings.network";
         r.dry_run = true;
         auto out = provision::claim_gateway(c, r);
