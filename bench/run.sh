@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the benchmarks (Release, no sanitizers) and runs all three with the defaults recorded in
 # docs/BENCHMARKS.md, printing each result table. Every bench is bounded in time and stops by itself
-# (about 8 minutes in all on 2 cores); each starts and stops its own `ttigctl emulate tts` process
+# (about 17 minutes in all on 2 cores, fleet ~6 of them); each starts and stops its own `ttigctl emulate tts` process
 # on 127.0.0.1.
 #
 #   bash bench/run.sh                  # build + rest + cups + lns
@@ -21,7 +21,7 @@ BUILD=${BUILD:-$SRC/build/bench}
 JOBS=${JOBS:-2}
 OUT=${OUT:-$BUILD/results}
 which=("$@")
-[ ${#which[@]} -eq 0 ] && which=(rest cups lns station doctor rotate)
+[ ${#which[@]} -eq 0 ] && which=(rest cups lns station doctor rotate fleet)
 
 if ! grep -q 'add_subdirectory(bench)' "$SRC/CMakeLists.txt"; then
     echo "bench/run.sh: $SRC/CMakeLists.txt does not include bench/; add:" >&2
@@ -32,7 +32,7 @@ fi
 gen=()
 command -v ninja >/dev/null && gen=(-G Ninja)
 cmake -S "$SRC" -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DTTIG_BENCH=ON -DTTIG_TESTS=OFF -DTTIG_SANITIZE=OFF >/dev/null
-cmake --build "$BUILD" -j "$JOBS" --target ttigctl rest_bench cups_bench lns_bench station_bench doctor_bench rotate_bench
+cmake --build "$BUILD" -j "$JOBS" --target ttigctl rest_bench cups_bench lns_bench station_bench doctor_bench rotate_bench fleet_bench
 
 mkdir -p "$OUT"
 echo "== machine: nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
@@ -43,11 +43,13 @@ if [ "${QUICK:-0}" = 1 ]; then
     cups_args=(--duration 1 --warmup 0.5)
     lns_args=(--sessions 1000 --hold 2 --settle 1)
     station_args=(--stations 200 --steady 2)
+    fleet_args=(--gateways 200 --rate 50 --kills 5)
 else
     rest_args=(--connections 64 --duration 10 --warmup 2 --rows 20000:nomemo:1,20000:memo:1,20000:memo:2 --startup-runs 10)
     cups_args=(--concurrency 16 --duration 5 --warmup 1)
     lns_args=(--sessions 1000,10000 --schemes ws,wss --hold 35)
     station_args=(--stations 10000 --steady 20 --uplink-interval 10)
+    fleet_args=(--gateways 10000 --rate 500 --concurrency 16 --kills 20)
 fi
 
 for b in "${which[@]}"; do
@@ -64,7 +66,9 @@ for b in "${which[@]}"; do
               "$BUILD/bench/doctor_bench" ;;
         rotate) echo; echo "== $BUILD/bench/rotate_bench"
               "$BUILD/bench/rotate_bench" ;;
-        *) echo "bench/run.sh: unknown bench '$b' (rest, cups, lns, station, doctor, rotate)" >&2; exit 2 ;;
+        fleet) echo; echo "== $BUILD/bench/fleet_bench ${fleet_args[*]}"
+              "$BUILD/bench/fleet_bench" "${fleet_args[@]}" ;;
+        *) echo "bench/run.sh: unknown bench '$b' (rest, cups, lns, station, doctor, rotate, fleet)" >&2; exit 2 ;;
     esac
 done
 
