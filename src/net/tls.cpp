@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
@@ -181,10 +182,14 @@ proto::result<ssl_ctx_ptr> make_client_ctx(const tls_client_config& cfg) {
     return ctx;
 }
 
+// Building a client context costs milliseconds (the system trust store alone is ~140 PEM
+// certificates to decode), and a fleet run or a doctor run makes many clients with the same
+// settings: contexts are shared while a client holds them, and the last few are kept.
 namespace {
 
-// What makes two client contexts the same: every setting, and of each trust file its path, size and
-// modification time (a file changed on disk makes a new context).
+// What makes two client contexts the same, as a SHA-256 (no key material kept in the table):
+// every setting, and of each trust file its path, size and modification time (a file changed on
+// disk makes a new context).
 std::string client_ctx_key(const tls_client_config& cfg) {
     std::string k = fmt::format("insecure={};system={};min={};max={};depth={};bytes={};", cfg.insecure, cfg.use_system_store,
                                 to_string(cfg.min_version), to_string(cfg.max_version), cfg.max_chain_depth, cfg.max_chain_bytes);
@@ -202,31 +207,27 @@ std::string client_ctx_key(const tls_client_config& cfg) {
     }
     for (const auto& p : cfg.ca_pem) k += fmt::format("pem{}:{};", p.size(), p);
     k += fmt::format("crt{}:{};key{}:{};", cfg.cert_chain_pem.size(), cfg.cert_chain_pem, cfg.key_pem.size(), cfg.key_pem);
-    return k;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (EVP_Digest(k.data(), k.size(), md, &len, EVP_sha256(), nullptr) != 1) return {};  // not shared
+    return std::string(reinterpret_cast<const char*>(md), len);
 }
-
-}  // namespace
-
-// Building a client context costs milliseconds (the system trust store alone is ~140 PEM
-// certificates to decode), and a fleet run or a doctor run makes many clients with the same
-// settings: contexts are shared while a client holds them, and the last few are kept.
-namespace {
 
 proto::result<ssl_ctx_ptr> shared_ctx_for(const tls_client_config& cfg) {
     const std::string key = client_ctx_key(cfg);
+    if (key.empty()) return make_client_ctx(cfg);
     static std::mutex mu;
     static std::map<std::string, std::weak_ptr<SSL_CTX>> shared;
     static std::deque<ssl_ctx_ptr> recent;  // strong references to the last 4 contexts made
     {
         std::lock_guard lock(mu);
-        if (auto it = shared.find(key); it != shared.end()) {
+        if (auto it = shared.find(key); it != shared.end())
             if (auto c = it->second.lock()) return c;
-            shared.erase(it);
-        }
     }
     auto made = make_client_ctx(cfg);
     if (!made) return made;
     std::lock_guard lock(mu);
+    std::erase_if(shared, [](const auto& e) { return e.second.expired(); });
     shared[key] = *made;
     recent.push_back(*made);
     if (recent.size() > 4) recent.pop_front();

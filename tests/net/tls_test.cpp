@@ -13,6 +13,8 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <optional>
 
 namespace asio = boost::asio;
@@ -167,6 +169,34 @@ TEST_SUITE("net.tls") {
         // Never a request over an unverified connection.
         CHECK_FALSE(rep.http_status.has_value());
         CHECK(srv.stats().requests == 0);
+    }
+
+    TEST_CASE_FIXTURE(tls_fixture, "clients share a context per setting, and a trust file changed on disk is read again") {
+        // Contexts are shared between clients with the same settings (client_tls); a --ca file is
+        // part of the setting by path, size and modification time, so rewriting it takes effect.
+        start(certs().leaf);
+        const auto dir = std::filesystem::temp_directory_path() / ("ttig-tls-cache-" + std::to_string(port));
+        std::filesystem::create_directories(dir);
+        const auto file = dir / "ca.pem";
+        auto write = [&](const std::string& pem) {
+            std::ofstream(file, std::ios::binary | std::ios::trunc) << pem;
+        };
+        client_config cfg = trusting(certs().other_ca);
+        cfg.tls.ca_pem.clear();
+        cfg.tls.ca_files = {file};
+        write(certs().other_ca.cert_pem);
+        auto refused = call(cfg, "eu1.cloud.thethings.network");
+        REQUIRE_FALSE(refused);
+        CHECK(refused.err().id() == "tls.unknown_ca");
+        auto again = call(cfg, "eu1.cloud.thethings.network");  // the same setting: the same answer
+        CHECK_FALSE(again);
+        // The right CA, written over the same path (a later modification time, maybe the same size).
+        std::filesystem::last_write_time(file, std::filesystem::last_write_time(file) - std::chrono::seconds(10));
+        write(certs().ca.cert_pem);
+        auto trusted = call(cfg, "eu1.cloud.thethings.network");
+        REQUIRE_MESSAGE(trusted, (trusted ? "" : trusted.err().what()));
+        CHECK(trusted->status == 200);
+        std::filesystem::remove_all(dir);
     }
 
     TEST_CASE_FIXTURE(tls_fixture, "wrong host name gives tls.hostname_mismatch") {
