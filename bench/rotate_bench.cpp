@@ -16,6 +16,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <mutex>
+
 #include <boost/asio/executor_work_guard.hpp>
 
 namespace fs = std::filesystem;
@@ -107,17 +109,30 @@ int main(int argc, char** argv) {
         fo.homes = {home};
         fo.euis = {proto::parse_eui(eui)->eui};
         fo.profile = emu::station_profile::ttig();
+        auto events = std::make_shared<std::vector<std::string>>();
+        auto events_mu = std::make_shared<std::mutex>();
+        fo.on_event = [events, events_mu](std::size_t, const emu::station_event& e) {
+            std::lock_guard lock(*events_mu);
+            events->push_back(e.kind + " " + e.detail);
+        };
         emu::station_fleet fleet(ioc, clock, std::move(fo));
         fleet.start();
         auto settle = [&] {
             for (int k = 0; k < 2000 && fleet.summary().in_flight != 0; ++k) std::this_thread::sleep_for(5ms);  // real I/O only
         };
+        // Each step of 600 virtual seconds ends with the emulated LNS pinging its sessions and
+        // counting a missed pong until the answer arrives; the station answers over real I/O. Without
+        // a moment of real time per step the virtual clock outran that round trip, the LNS dropped the
+        // session for missed_too_many_pongs at every step, and about 1 rotation in 130 waited for a
+        // connection that never stayed up. 2 ms per step (0.3 s per virtual day, not tool time), as
+        // tests/support/tts_world.hpp's advance() has always done.
         auto advance = [&](std::chrono::seconds total) {
             for (auto t = 0s; t < total; t += 600s) {
                 settle();
                 clock.advance(600s);
                 tts.tick();
                 fleet.wake();
+                std::this_thread::sleep_for(2ms);  // real I/O: the pings just sent are answered
             }
             settle();
         };
@@ -141,7 +156,21 @@ int main(int argc, char** argv) {
                 calls += j.value("api_calls", 0.0);
             }
             if (rc != 13) break;
-            if (step == 5) fmt::print(stderr, "rotate_bench: {} still waits: {}\n", id, j.is_object() ? j.value("waiting_for", std::string()) : "?");
+            if (step == 5) {
+                fmt::print(stderr, "rotate_bench: {} still waits: {}\n", id, j.is_object() ? j.value("waiting_for", std::string()) : "?");
+                const auto sm = fleet.summary();
+                fmt::print(stderr, "rotate_bench: station: tc {} leds {} cups requests {} tc connects {} in flight {}\n", bench::json(sm.tc).dump(),
+                           bench::json(sm.leds).dump(), sm.cups_requests, sm.tc_connects, sm.in_flight);
+                std::lock_guard lock(*events_mu);
+                for (std::size_t e = events->size() > 60 ? events->size() - 60 : 0; e < events->size(); ++e) fmt::print(stderr, "  {}\n", (*events)[e]);
+                int shown = 0;
+                auto stored = tts.state().events().stored();
+                for (auto it = stored.rbegin(); it != stored.rend() && shown < 40; ++it)
+                    if (it->name.rfind("gs.", 0) == 0 || it->name.rfind("gateway.", 0) == 0) {
+                        fmt::print(stderr, "  EV {} {} {}\n", it->name, it->identifiers.dump(), it->data.dump().substr(0, 300));
+                        ++shown;
+                    }
+            }
             advance(25h);  // the station's day, on the virtual clock: not tool time
         }
         fleet.stop();
