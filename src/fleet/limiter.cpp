@@ -87,7 +87,6 @@ void limiter::observe(int status, const std::optional<tts::rate_limit_info>& inf
 
     if (status == 429) {
         ++stats_.throttled;
-        ++stats_.paused;
         last_429_ = now;
         // Retry is truncated to whole seconds: 0 means "within a second", i.e. about one emission interval.
         const std::chrono::nanoseconds interval =

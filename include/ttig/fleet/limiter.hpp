@@ -38,7 +38,6 @@ namespace ttig::fleet {
 struct limiter_stats {
     std::size_t requests = 0;
     std::size_t throttled = 0;  // 429 answers
-    std::size_t paused = 0;     // pauses ordered by 429s
     double rate = 0;            // the current paced rate (0: unpaced)
     double measured = 0;        // the server's refill rate measured from its headers (0: not yet)
 };
